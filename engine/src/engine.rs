@@ -1,0 +1,392 @@
+//! `Engine`: the one path every statement takes, whichever face (shell, server, script,
+//! test) it came from: parse, then either Floe's own handler or DataFusion's planner, then
+//! a result stream or a command tag.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::provider_as_source;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{
+    DdlStatement, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, WriteOp,
+};
+use datafusion::prelude::DataFrame;
+use datafusion::sql::TableReference;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{Query, Statement as SqlStatement};
+use iceberg::spec::{NestedField, Schema};
+use iceberg::table::Table;
+use iceberg::{Catalog, ErrorKind, TableIdent};
+
+use crate::ddl;
+use crate::error::{FloeError, Result};
+use crate::live_catalog::LiveCatalog;
+use crate::names::{schema_name, table_name};
+use crate::output::Output;
+use crate::parser::{CreateTable, Statement, parse_sql};
+use crate::table::IcebergTable;
+use crate::types::iceberg_type_from_arrow;
+use crate::warehouse::{CATALOG_NAME, DEFAULT_SCHEMA, Warehouse};
+
+pub struct Engine {
+    warehouse: Warehouse,
+    ctx: SessionContext,
+    live: Arc<LiveCatalog>,
+}
+
+impl Engine {
+    /// Opens the warehouse in `dir` (see [`Warehouse::open`]) with a fresh session.
+    pub async fn open(dir: &Path) -> Result<Self> {
+        let warehouse = Warehouse::open(dir).await?;
+        let config = SessionConfig::new()
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_SCHEMA)
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
+        ctx.register_catalog(CATALOG_NAME, live.clone());
+        Ok(Self {
+            warehouse,
+            ctx,
+            live,
+        })
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    /// The DataFusion session, for faces that need its settings.
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Splits a SQL text into statements without running anything.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        parse_sql(sql)
+    }
+
+    /// Runs one statement. A result set comes back as a stream that the caller drains.
+    pub async fn execute(&self, statement: Statement) -> Result<Output> {
+        let catalog = self.warehouse.catalog.as_ref();
+        match statement {
+            Statement::CreateSchema {
+                name,
+                if_not_exists,
+            } => ddl::create_schema(catalog, &schema_name(&name)?, if_not_exists).await,
+            Statement::DropSchema {
+                name,
+                if_exists,
+                cascade,
+            } => ddl::drop_schema(catalog, &schema_name(&name)?, if_exists, cascade).await,
+            Statement::ShowSchemas => ddl::show_schemas(catalog).await,
+            Statement::ShowTables { schema } => self.show_tables(schema.as_ref()).await,
+            Statement::CreateTable(create) => self.create_table(*create).await,
+            Statement::DropTable { name, if_exists } => {
+                let ident = table_name(&name, &self.current_schema())?;
+                if self
+                    .live
+                    .drop_session_table(&ident.namespace().join("."), ident.name())
+                {
+                    return Ok(Output::command("DROP TABLE"));
+                }
+                ddl::drop_table(catalog, &ident, if_exists).await
+            }
+            Statement::Describe { table } => {
+                let ident = table_name(&table, &self.current_schema())?;
+                match self
+                    .live
+                    .session_table(&ident.namespace().join("."), ident.name())
+                {
+                    Some(provider) => describe_provider(provider.as_ref()),
+                    None => ddl::describe(&self.load_table(&ident).await?),
+                }
+            }
+            Statement::ShowCreateTable { table } => {
+                let ident = table_name(&table, &self.current_schema())?;
+                ddl::show_create_table(&ident, &self.load_table(&ident).await?)
+            }
+            Statement::DataFusion(statement) => self.execute_datafusion(*statement).await,
+        }
+    }
+
+    /// Parses and runs every statement of `sql`, returning the last one's output.
+    pub async fn execute_sql(&self, sql: &str) -> Result<Output> {
+        let mut last = Output::command("EMPTY");
+        for statement in self.parse(sql)? {
+            last = self.execute(statement).await?;
+        }
+        Ok(last)
+    }
+
+    pub fn current_schema(&self) -> String {
+        self.ctx
+            .state()
+            .config()
+            .options()
+            .catalog
+            .default_schema
+            .clone()
+    }
+
+    async fn load_table(&self, ident: &TableIdent) -> Result<Table> {
+        match self.warehouse.catalog.load_table(ident).await {
+            Ok(table) => Ok(table),
+            Err(err) if err.kind() == ErrorKind::TableNotFound => Err(ddl::no_such_table(ident)),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn show_tables(
+        &self,
+        schema: Option<&datafusion::sql::sqlparser::ast::ObjectName>,
+    ) -> Result<Output> {
+        let namespace = match schema {
+            Some(name) => schema_name(name)?,
+            None => iceberg::NamespaceIdent::new(self.current_schema()),
+        };
+        let mut names: Vec<String> = match self.warehouse.catalog.list_tables(&namespace).await {
+            Ok(tables) => tables.into_iter().map(|t| t.name).collect(),
+            Err(err) if err.kind() == ErrorKind::NamespaceNotFound => {
+                return Err(FloeError::new(
+                    crate::error::sqlstate::UNDEFINED_SCHEMA,
+                    format!("schema {} does not exist", namespace.join(".")),
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        names.extend(self.live.session_table_names(&namespace.join(".")));
+        names.sort();
+        Output::text_table(
+            &["table_name"],
+            names.into_iter().map(|n| vec![Some(n)]).collect(),
+        )
+    }
+
+    async fn create_table(&self, create: CreateTable) -> Result<Output> {
+        let ident = table_name(&create.name, &self.current_schema())?;
+        let query_plan = match &create.query {
+            Some(query) => Some(self.plan_query(query.clone()).await?),
+            None => None,
+        };
+        let schema = match &query_plan {
+            Some(plan) if create.columns.is_empty() => schema_from_plan(plan)?,
+            _ => ddl::schema_from_columns(&create.columns)?,
+        };
+        let spec = ddl::partition_spec(&create.partition_by, &schema)?;
+        let created = ddl::create_table(
+            self.warehouse.catalog.as_ref(),
+            &ident,
+            schema,
+            spec,
+            create.properties,
+            create.if_not_exists,
+        )
+        .await?;
+        let (Some(table), Some(plan)) = (created, query_plan) else {
+            return Ok(Output::command("CREATE TABLE"));
+        };
+        // CREATE TABLE AS: the table exists only if its rows were committed too.
+        match self.insert_plan(&ident, table, plan).await {
+            Ok(rows) => Ok(Output::Command {
+                tag: "SELECT",
+                rows: Some(rows),
+            }),
+            Err(err) => {
+                let _ = ddl::drop_table(self.warehouse.catalog.as_ref(), &ident, true).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn plan_query(&self, query: Box<Query>) -> Result<LogicalPlan> {
+        let statement = DFStatement::Statement(Box::new(SqlStatement::Query(query)));
+        self.prepare_catalog(&statement).await?;
+        Ok(self.ctx.state().statement_to_plan(statement).await?)
+    }
+
+    /// Appends the rows of `plan` to `table`, cast by position to the table's columns.
+    async fn insert_plan(
+        &self,
+        ident: &TableIdent,
+        table: Table,
+        plan: LogicalPlan,
+    ) -> Result<u64> {
+        let provider = Arc::new(IcebergTable::new(self.warehouse.catalog.clone(), table)?);
+        let target = provider.schema();
+        if target.fields().len() != plan.schema().fields().len() {
+            return Err(FloeError::new(
+                crate::error::sqlstate::SYNTAX_ERROR,
+                format!(
+                    "the query returns {} columns but the table has {}",
+                    plan.schema().fields().len(),
+                    target.fields().len()
+                ),
+            ));
+        }
+        let casts = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .zip(target.fields())
+            .map(|(column, field)| {
+                Ok(Expr::Column(column)
+                    .cast_to(field.data_type(), plan.schema())?
+                    .alias(field.name()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let reference = TableReference::full(
+            CATALOG_NAME,
+            ident.namespace().join("."),
+            ident.name().to_string(),
+        );
+        let insert = LogicalPlanBuilder::from(plan)
+            .project(casts)?
+            .build()
+            .and_then(|projected| {
+                LogicalPlanBuilder::insert_into(
+                    projected,
+                    reference,
+                    provider_as_source(provider),
+                    InsertOp::Append,
+                )
+            })?
+            .build()?;
+        let batches = DataFrame::new(self.ctx.state(), insert).collect().await?;
+        Ok(count_from(&batches))
+    }
+
+    /// Refreshes the table listing when the statement reads it (information_schema).
+    async fn prepare_catalog(&self, statement: &DFStatement) -> Result<()> {
+        let references = self.ctx.state().resolve_table_references(statement)?;
+        let reads_listing = references.iter().any(|r| {
+            r.schema()
+                .is_some_and(|s| s.eq_ignore_ascii_case("information_schema"))
+        });
+        let is_show = matches!(statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. }));
+        if reads_listing || is_show {
+            self.live.refresh().await?;
+        }
+        Ok(())
+    }
+
+    async fn execute_datafusion(&self, statement: DFStatement) -> Result<Output> {
+        self.prepare_catalog(&statement).await?;
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let tag = command_tag(&plan);
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        match tag {
+            Some(tag) => {
+                let batches = frame.collect().await?;
+                let rows = matches!(tag, "INSERT" | "COPY").then(|| count_from(&batches));
+                Ok(Output::Command { tag, rows })
+            }
+            None => Ok(Output::Rows(frame.execute_stream().await?)),
+        }
+    }
+}
+
+/// PostgreSQL's command tag for plans that change something; `None` for queries.
+fn command_tag(plan: &LogicalPlan) -> Option<&'static str> {
+    match plan {
+        LogicalPlan::Dml(dml) => Some(match dml.op {
+            WriteOp::Insert(_) => "INSERT",
+            WriteOp::Delete => "DELETE",
+            WriteOp::Update => "UPDATE",
+            WriteOp::Ctas => "SELECT",
+            WriteOp::Truncate => "TRUNCATE TABLE",
+        }),
+        LogicalPlan::Copy(_) => Some("COPY"),
+        LogicalPlan::Ddl(ddl) => Some(match ddl {
+            DdlStatement::CreateExternalTable(_) | DdlStatement::CreateMemoryTable(_) => {
+                "CREATE TABLE"
+            }
+            DdlStatement::CreateView(_) => "CREATE VIEW",
+            DdlStatement::DropView(_) => "DROP VIEW",
+            DdlStatement::DropTable(_) => "DROP TABLE",
+            DdlStatement::CreateCatalogSchema(_) | DdlStatement::CreateCatalog(_) => {
+                "CREATE SCHEMA"
+            }
+            DdlStatement::DropCatalogSchema(_) => "DROP SCHEMA",
+            DdlStatement::CreateIndex(_) => "CREATE INDEX",
+            DdlStatement::CreateFunction(_) => "CREATE FUNCTION",
+            DdlStatement::DropFunction(_) => "DROP FUNCTION",
+        }),
+        LogicalPlan::Statement(statement) => Some(match statement {
+            datafusion::logical_expr::Statement::SetVariable(_) => "SET",
+            datafusion::logical_expr::Statement::ResetVariable(_) => "RESET",
+            datafusion::logical_expr::Statement::TransactionStart(_) => "BEGIN",
+            datafusion::logical_expr::Statement::TransactionEnd(_) => "COMMIT",
+            datafusion::logical_expr::Statement::Prepare(_) => "PREPARE",
+            datafusion::logical_expr::Statement::Deallocate(_) => "DEALLOCATE",
+            datafusion::logical_expr::Statement::Execute(_) => return None,
+        }),
+        _ => None,
+    }
+}
+
+/// The row count DataFusion's DML and COPY plans return as a single `count` value.
+fn count_from(batches: &[datafusion::arrow::array::RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter(|b| b.num_columns() == 1)
+        .filter_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .map(|a| (0..a.len()).map(|i| a.value(i)).sum::<u64>())
+        })
+        .sum()
+}
+
+/// The Iceberg schema for the result of `plan` (CREATE TABLE AS without a column list).
+fn schema_from_plan(plan: &LogicalPlan) -> Result<Schema> {
+    let fields = plan
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let ty = iceberg_type_from_arrow(field.data_type()).map_err(|err| {
+                FloeError::new(
+                    err.sqlstate,
+                    format!("column {}: {}", field.name(), err.message),
+                )
+            })?;
+            Ok(Arc::new(NestedField::optional(
+                i as i32 + 1,
+                field.name(),
+                ty,
+            )))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Schema::builder().with_fields(fields).build()?)
+}
+
+fn describe_provider(provider: &dyn TableProvider) -> Result<Output> {
+    let rows = provider
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            vec![
+                Some(f.name().clone()),
+                Some(f.data_type().to_string()),
+                Some(if f.is_nullable() { "YES" } else { "NO" }.to_string()),
+                None,
+            ]
+        })
+        .collect();
+    Output::text_table(
+        &[
+            "column_name",
+            "data_type",
+            "is_nullable",
+            "partition_transform",
+        ],
+        rows,
+    )
+}

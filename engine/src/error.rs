@@ -1,0 +1,228 @@
+//! The engine's error type: every failure is a value with a message a person can act on
+//! and the PostgreSQL SQLSTATE code that the wire face reports.
+
+use datafusion::error::DataFusionError;
+
+/// An error from executing a statement.
+#[derive(Debug)]
+pub struct FloeError {
+    /// Five-character SQLSTATE code (PostgreSQL's codes, e.g. `42P01` for an unknown table).
+    pub sqlstate: &'static str,
+    pub message: String,
+}
+
+pub type Result<T, E = FloeError> = std::result::Result<T, E>;
+
+/// SQLSTATE codes Floe reports. Named after PostgreSQL's condition names.
+pub mod sqlstate {
+    pub const SYNTAX_ERROR: &str = "42601";
+    pub const UNDEFINED_TABLE: &str = "42P01";
+    pub const UNDEFINED_SCHEMA: &str = "3F000";
+    pub const UNDEFINED_COLUMN: &str = "42703";
+    pub const DUPLICATE_TABLE: &str = "42P07";
+    pub const DUPLICATE_SCHEMA: &str = "42P06";
+    pub const DUPLICATE_COLUMN: &str = "42701";
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
+    pub const DATATYPE_MISMATCH: &str = "42804";
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const NOT_NULL_VIOLATION: &str = "23502";
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
+    pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+    pub const SERIALIZATION_FAILURE: &str = "40001";
+    pub const IO_ERROR: &str = "58030";
+    pub const INTERNAL_ERROR: &str = "XX000";
+}
+
+impl FloeError {
+    pub fn new(sqlstate: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            sqlstate,
+            message: message.into(),
+        }
+    }
+
+    pub fn syntax(message: impl Into<String>) -> Self {
+        Self::new(sqlstate::SYNTAX_ERROR, message)
+    }
+
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(sqlstate::FEATURE_NOT_SUPPORTED, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(sqlstate::INVALID_PARAMETER_VALUE, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(sqlstate::INTERNAL_ERROR, message)
+    }
+}
+
+impl std::fmt::Display for FloeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FloeError {}
+
+impl From<DataFusionError> for FloeError {
+    fn from(err: DataFusionError) -> Self {
+        classify_datafusion(err)
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for FloeError {
+    fn from(err: datafusion::arrow::error::ArrowError) -> Self {
+        classify_datafusion(DataFusionError::from(err))
+    }
+}
+
+impl From<iceberg::Error> for FloeError {
+    fn from(err: iceberg::Error) -> Self {
+        classify_iceberg(&err)
+    }
+}
+
+impl From<sqlx::Error> for FloeError {
+    fn from(err: sqlx::Error) -> Self {
+        FloeError::new(sqlstate::IO_ERROR, format!("catalog database: {err}"))
+    }
+}
+
+impl From<std::io::Error> for FloeError {
+    fn from(err: std::io::Error) -> Self {
+        FloeError::new(sqlstate::IO_ERROR, err.to_string())
+    }
+}
+
+fn classify_iceberg(err: &iceberg::Error) -> FloeError {
+    use iceberg::ErrorKind;
+    let code = match err.kind() {
+        ErrorKind::TableNotFound => sqlstate::UNDEFINED_TABLE,
+        ErrorKind::NamespaceNotFound => sqlstate::UNDEFINED_SCHEMA,
+        ErrorKind::TableAlreadyExists => sqlstate::DUPLICATE_TABLE,
+        ErrorKind::NamespaceAlreadyExists => sqlstate::DUPLICATE_SCHEMA,
+        ErrorKind::CatalogCommitConflicts => sqlstate::SERIALIZATION_FAILURE,
+        ErrorKind::FeatureUnsupported => sqlstate::FEATURE_NOT_SUPPORTED,
+        ErrorKind::DataInvalid => sqlstate::INVALID_PARAMETER_VALUE,
+        _ => sqlstate::INTERNAL_ERROR,
+    };
+    // iceberg's Display appends context and backtraces; the first line is what a person needs.
+    let message = err.message().to_string();
+    FloeError::new(code, message)
+}
+
+/// Maps DataFusion's error into a SQLSTATE by its kind and, where DataFusion only has
+/// text, by the stable phrases of its messages.
+fn classify_datafusion(err: DataFusionError) -> FloeError {
+    match err {
+        DataFusionError::External(inner) => match inner.downcast::<FloeError>() {
+            Ok(floe) => *floe,
+            Err(inner) => match inner.downcast::<iceberg::Error>() {
+                Ok(ice) => classify_iceberg(&ice),
+                Err(inner) => FloeError::new(sqlstate::INTERNAL_ERROR, inner.to_string()),
+            },
+        },
+        DataFusionError::Context(context, inner) => {
+            let mut floe = classify_datafusion(*inner);
+            // Which optimizer rule hit a bad value is noise to the person who wrote it.
+            if !context.starts_with("Optimizer rule") {
+                floe.message = format!("{context}: {}", floe.message);
+            }
+            floe
+        }
+        DataFusionError::Plan(text) => {
+            let code = code_from_text(&text);
+            FloeError::new(code, text)
+        }
+        DataFusionError::Shared(inner) => {
+            classify_datafusion(DataFusionError::External(Box::new(SharedError(inner))))
+        }
+        DataFusionError::SQL(err, _) => FloeError::syntax(err.to_string()),
+        DataFusionError::ArrowError(arrow_err, _) => {
+            let text = arrow_err.to_string();
+            let code = arrow_code(&arrow_err);
+            FloeError::new(code, text)
+        }
+        DataFusionError::NotImplemented(text) => FloeError::unsupported(text),
+        DataFusionError::IoError(io) => FloeError::new(sqlstate::IO_ERROR, io.to_string()),
+        other => {
+            let text = other.message().to_string();
+            let code = code_from_text(&text);
+            FloeError::new(code, text)
+        }
+    }
+}
+
+fn arrow_code(err: &datafusion::arrow::error::ArrowError) -> &'static str {
+    use datafusion::arrow::error::ArrowError;
+    match err {
+        ArrowError::CastError(_) | ArrowError::ParseError(_) => {
+            sqlstate::INVALID_TEXT_REPRESENTATION
+        }
+        ArrowError::DivideByZero => sqlstate::DIVISION_BY_ZERO,
+        ArrowError::ComputeError(text) if text.contains("overflow") => {
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        }
+        ArrowError::InvalidArgumentError(text) if text.contains("too large to store") => {
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        }
+        ArrowError::ArithmeticOverflow(_) => sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+        _ => sqlstate::INTERNAL_ERROR,
+    }
+}
+
+fn code_from_text(text: &str) -> &'static str {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("inconsistent data length across values list")
+        || lower.contains("column count doesn't match")
+    {
+        sqlstate::SYNTAX_ERROR
+    } else if lower.contains("table")
+        && (lower.contains("not found") || lower.contains("doesn't exist"))
+    {
+        sqlstate::UNDEFINED_TABLE
+    } else if lower.contains("no field named")
+        || lower.contains("column") && lower.contains("not found")
+    {
+        sqlstate::UNDEFINED_COLUMN
+    } else if lower.contains("non-nullable") || lower.contains("not null") {
+        sqlstate::NOT_NULL_VIOLATION
+    } else if lower.contains("cannot cast") || lower.contains("can't cast") {
+        sqlstate::INVALID_TEXT_REPRESENTATION
+    } else if lower.contains("overflow") || lower.contains("out of range") {
+        sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+    } else if lower.contains("divide by zero") {
+        sqlstate::DIVISION_BY_ZERO
+    } else if lower.contains("type") && (lower.contains("mismatch") || lower.contains("coerc")) {
+        sqlstate::DATATYPE_MISMATCH
+    } else if lower.contains("schema") && lower.contains("not found") {
+        sqlstate::UNDEFINED_SCHEMA
+    } else {
+        sqlstate::INTERNAL_ERROR
+    }
+}
+
+/// Lets a shared DataFusion error be classified like an owned one.
+#[derive(Debug)]
+struct SharedError(std::sync::Arc<DataFusionError>);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedError {}
+
+/// Wraps a Floe error so it can travel through DataFusion's plumbing and come back intact.
+pub fn to_datafusion(err: FloeError) -> DataFusionError {
+    DataFusionError::External(Box::new(err))
+}
+
+pub fn iceberg_to_datafusion(err: iceberg::Error) -> DataFusionError {
+    to_datafusion(classify_iceberg(&err))
+}

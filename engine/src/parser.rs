@@ -1,0 +1,392 @@
+//! Floe's SQL: the statements Floe executes itself (schemas, Iceberg tables, SHOW/DESCRIBE),
+//! recognised ahead of DataFusion's parser, which parses everything else.
+
+use datafusion::sql::parser::{DFParser, DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{ColumnDef, ObjectName, Query, Value};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use crate::error::{FloeError, Result};
+
+/// One parsed statement.
+#[derive(Debug, Clone)]
+pub enum Statement {
+    CreateSchema {
+        name: ObjectName,
+        if_not_exists: bool,
+    },
+    DropSchema {
+        name: ObjectName,
+        if_exists: bool,
+        cascade: bool,
+    },
+    ShowSchemas,
+    ShowTables {
+        schema: Option<ObjectName>,
+    },
+    CreateTable(Box<CreateTable>),
+    DropTable {
+        name: ObjectName,
+        if_exists: bool,
+    },
+    Describe {
+        table: ObjectName,
+    },
+    ShowCreateTable {
+        table: ObjectName,
+    },
+    /// Anything else: planned and executed by DataFusion over Floe's catalog.
+    DataFusion(Box<DFStatement>),
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateTable {
+    pub name: ObjectName,
+    pub if_not_exists: bool,
+    /// Empty for `CREATE TABLE ... AS SELECT` without a column list.
+    pub columns: Vec<ColumnDef>,
+    pub partition_by: Vec<PartitionField>,
+    pub properties: Vec<(String, String)>,
+    pub query: Option<Box<Query>>,
+}
+
+/// One entry of `PARTITIONED BY (...)`: a transform applied to a source column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionField {
+    pub transform: PartitionTransform,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PartitionTransform {
+    Identity,
+    Year,
+    Month,
+    Day,
+    Hour,
+    Bucket(u32),
+    Truncate(u32),
+}
+
+/// Splits `sql` into statements. Empty statements (stray semicolons) are skipped.
+pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
+    let mut parser = DFParserBuilder::new(sql).build()?;
+    let mut statements = Vec::new();
+    let mut expecting_delimiter = false;
+    loop {
+        while parser.parser.consume_token(&Token::SemiColon) {
+            expecting_delimiter = false;
+        }
+        if parser.parser.peek_token() == Token::EOF {
+            break;
+        }
+        if expecting_delimiter {
+            let found = parser.parser.peek_token();
+            return Err(FloeError::syntax(format!(
+                "expected end of statement, found: {found} at {}",
+                found.span.start
+            )));
+        }
+        statements.push(parse_statement(&mut parser)?);
+        expecting_delimiter = true;
+    }
+    Ok(statements)
+}
+
+fn parse_statement(df: &mut DFParser) -> Result<Statement> {
+    let p = &mut df.parser;
+    let start = p.index();
+    let statement = if p.parse_keyword(Keyword::CREATE) {
+        if p.parse_one_of_keywords(&[Keyword::SCHEMA, Keyword::DATABASE])
+            .is_some()
+        {
+            let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+            let name = p.parse_object_name(false).map_err(syntax)?;
+            Some(Statement::CreateSchema {
+                name,
+                if_not_exists,
+            })
+        } else if p.parse_keyword(Keyword::TABLE) {
+            Some(Statement::CreateTable(Box::new(parse_create_table(df)?)))
+        } else if p.parse_keywords(&[Keyword::OR, Keyword::REPLACE, Keyword::TABLE]) {
+            return Err(FloeError::unsupported(
+                "CREATE OR REPLACE TABLE is not available; DROP TABLE and CREATE TABLE instead",
+            ));
+        } else {
+            None
+        }
+    } else if p.parse_keyword(Keyword::DROP) {
+        if p.parse_one_of_keywords(&[Keyword::SCHEMA, Keyword::DATABASE])
+            .is_some()
+        {
+            let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let name = p.parse_object_name(false).map_err(syntax)?;
+            let cascade = p.parse_keyword(Keyword::CASCADE);
+            if !cascade {
+                let _ = p.parse_keyword(Keyword::RESTRICT);
+            }
+            Some(Statement::DropSchema {
+                name,
+                if_exists,
+                cascade,
+            })
+        } else if p.parse_keyword(Keyword::TABLE) {
+            let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let name = p.parse_object_name(false).map_err(syntax)?;
+            Some(Statement::DropTable { name, if_exists })
+        } else {
+            None
+        }
+    } else if p.parse_keyword(Keyword::SHOW) {
+        if p.parse_one_of_keywords(&[Keyword::SCHEMAS, Keyword::DATABASES])
+            .is_some()
+        {
+            Some(Statement::ShowSchemas)
+        } else if p.parse_keyword(Keyword::TABLES) {
+            let schema = if p
+                .parse_one_of_keywords(&[Keyword::FROM, Keyword::IN])
+                .is_some()
+            {
+                Some(p.parse_object_name(false).map_err(syntax)?)
+            } else {
+                None
+            };
+            Some(Statement::ShowTables { schema })
+        } else if p.parse_keywords(&[Keyword::CREATE, Keyword::TABLE]) {
+            let table = p.parse_object_name(false).map_err(syntax)?;
+            Some(Statement::ShowCreateTable { table })
+        } else {
+            None
+        }
+    } else if p
+        .parse_one_of_keywords(&[Keyword::DESCRIBE, Keyword::DESC])
+        .is_some()
+    {
+        // DESCRIBE <query> stays DataFusion's; DESCRIBE [TABLE] <name> is Floe's.
+        let _ = p.parse_keyword(Keyword::TABLE);
+        if matches!(p.peek_token().token, Token::Word(ref w) if w.keyword == Keyword::SELECT || w.keyword == Keyword::WITH)
+        {
+            None
+        } else {
+            let table = p.parse_object_name(false).map_err(syntax)?;
+            Some(Statement::Describe { table })
+        }
+    } else {
+        None
+    };
+    match statement {
+        Some(statement) => Ok(statement),
+        None => {
+            // Not one of Floe's: rewind and let DataFusion parse it.
+            while df.parser.index() > start {
+                df.parser.prev_token();
+            }
+            Ok(Statement::DataFusion(Box::new(df.parse_statement()?)))
+        }
+    }
+}
+
+fn parse_create_table(df: &mut DFParser) -> Result<CreateTable> {
+    let p = &mut df.parser;
+    let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    let name = p.parse_object_name(false).map_err(syntax)?;
+    let mut columns = Vec::new();
+    if p.consume_token(&Token::LParen) {
+        columns = p
+            .parse_comma_separated(|p| p.parse_column_def())
+            .map_err(syntax)?;
+        p.expect_token(&Token::RParen).map_err(syntax)?;
+    }
+    let mut table = CreateTable {
+        name,
+        if_not_exists,
+        columns,
+        partition_by: Vec::new(),
+        properties: Vec::new(),
+        query: None,
+    };
+    loop {
+        let p = &mut df.parser;
+        if p.parse_keywords(&[Keyword::PARTITIONED, Keyword::BY]) {
+            p.expect_token(&Token::LParen).map_err(syntax)?;
+            table.partition_by = p
+                .parse_comma_separated(parse_partition_field)
+                .map_err(syntax)?;
+            p.expect_token(&Token::RParen).map_err(syntax)?;
+        } else if p.parse_keyword(Keyword::WITH) {
+            table.properties = parse_properties(df)?;
+        } else if p.parse_keyword(Keyword::AS) {
+            table.query = Some(p.parse_query().map_err(syntax)?);
+            break;
+        } else {
+            break;
+        }
+    }
+    if table.columns.is_empty() && table.query.is_none() {
+        return Err(FloeError::syntax(format!(
+            "CREATE TABLE {} needs a column list or AS SELECT",
+            table.name
+        )));
+    }
+    Ok(table)
+}
+
+fn parse_partition_field(
+    p: &mut datafusion::sql::sqlparser::parser::Parser,
+) -> Result<PartitionField, ParserError> {
+    let name = p.parse_identifier()?;
+    if !p.consume_token(&Token::LParen) {
+        return Ok(PartitionField {
+            transform: PartitionTransform::Identity,
+            column: name.value,
+        });
+    }
+    let transform_name = name.value.to_ascii_lowercase();
+    let width = match transform_name.as_str() {
+        "bucket" | "truncate" => {
+            let n = p.parse_literal_uint()?;
+            p.expect_token(&Token::Comma)?;
+            Some(u32::try_from(n).map_err(|_| {
+                ParserError::ParserError(format!("{transform_name} width {n} is too large"))
+            })?)
+        }
+        _ => None,
+    };
+    let column = p.parse_identifier()?.value;
+    p.expect_token(&Token::RParen)?;
+    let transform = match (transform_name.as_str(), width) {
+        ("identity", None) => PartitionTransform::Identity,
+        ("year" | "years", None) => PartitionTransform::Year,
+        ("month" | "months", None) => PartitionTransform::Month,
+        ("day" | "days", None) => PartitionTransform::Day,
+        ("hour" | "hours", None) => PartitionTransform::Hour,
+        ("bucket", Some(n)) if n > 0 => PartitionTransform::Bucket(n),
+        ("truncate", Some(w)) if w > 0 => PartitionTransform::Truncate(w),
+        ("bucket" | "truncate", Some(_)) => {
+            return Err(ParserError::ParserError(format!(
+                "{transform_name} width must be positive"
+            )));
+        }
+        _ => {
+            return Err(ParserError::ParserError(format!(
+                "unknown partition transform {transform_name}; expected identity, year, month, \
+                 day, hour, bucket(N, col) or truncate(W, col)"
+            )));
+        }
+    };
+    Ok(PartitionField { transform, column })
+}
+
+/// `('key' = 'value', ...)`: keys may be quoted or dotted words, values any literal.
+fn parse_properties(df: &mut DFParser) -> Result<Vec<(String, String)>> {
+    df.parser.expect_token(&Token::LParen).map_err(syntax)?;
+    let mut properties = Vec::new();
+    loop {
+        let key = df.parse_option_key()?;
+        let _ = df.parser.consume_token(&Token::Eq);
+        let value = match df.parse_option_value()? {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s,
+            Value::EscapedStringLiteral(s) => s,
+            Value::Number(n, _) => n.to_string(),
+            other => other.to_string(),
+        };
+        properties.push((key, value));
+        if !df.parser.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    df.parser.expect_token(&Token::RParen).map_err(syntax)?;
+    Ok(properties)
+}
+
+fn syntax(err: ParserError) -> FloeError {
+    let text = match err {
+        ParserError::ParserError(text) | ParserError::TokenizerError(text) => text,
+        ParserError::RecursionLimitExceeded => "statement nests too deeply".to_string(),
+    };
+    FloeError::syntax(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(sql: &str) -> Statement {
+        let mut statements = parse_sql(sql).unwrap();
+        assert_eq!(statements.len(), 1, "{sql}");
+        statements.pop().unwrap()
+    }
+
+    #[test]
+    fn create_table_with_partitions_and_properties() {
+        let Statement::CreateTable(table) = one(
+            "CREATE TABLE IF NOT EXISTS s.t (id BIGINT NOT NULL, ts TIMESTAMP, name TEXT) \
+             PARTITIONED BY (day(ts), bucket(16, id), truncate(4, name), name) \
+             WITH ('write.parquet.compression-codec' = 'zstd', format_version = 2)",
+        ) else {
+            panic!("not a CREATE TABLE")
+        };
+        assert!(table.if_not_exists);
+        assert_eq!(table.name.to_string(), "s.t");
+        assert_eq!(table.columns.len(), 3);
+        let transforms: Vec<_> = table.partition_by.iter().map(|f| f.transform).collect();
+        assert_eq!(
+            transforms,
+            vec![
+                PartitionTransform::Day,
+                PartitionTransform::Bucket(16),
+                PartitionTransform::Truncate(4),
+                PartitionTransform::Identity
+            ]
+        );
+        assert_eq!(
+            table.properties,
+            vec![
+                (
+                    "write.parquet.compression-codec".to_string(),
+                    "zstd".to_string()
+                ),
+                ("format_version".to_string(), "2".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn create_table_as_select() {
+        let Statement::CreateTable(table) =
+            one("CREATE TABLE t PARTITIONED BY (k) AS SELECT 1 AS k")
+        else {
+            panic!("not a CREATE TABLE")
+        };
+        assert!(table.columns.is_empty());
+        assert!(table.query.is_some());
+    }
+
+    #[test]
+    fn other_statements_go_to_datafusion() {
+        assert!(matches!(one("SELECT 1"), Statement::DataFusion(_)));
+        assert!(matches!(one("DESCRIBE SELECT 1"), Statement::DataFusion(_)));
+        assert!(matches!(
+            one("CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '/tmp/x.csv'"),
+            Statement::DataFusion(_)
+        ));
+    }
+
+    #[test]
+    fn several_statements_and_errors() {
+        let statements = parse_sql("SHOW SCHEMAS; ; DROP SCHEMA IF EXISTS s CASCADE;").unwrap();
+        assert!(matches!(statements[0], Statement::ShowSchemas));
+        assert!(matches!(
+            statements[1],
+            Statement::DropSchema {
+                if_exists: true,
+                cascade: true,
+                ..
+            }
+        ));
+        assert!(parse_sql("CREATE TABLE t (a INT) PARTITIONED BY (wibble(a))").is_err());
+        assert!(parse_sql("CREATE TABLE t").is_err());
+        assert!(parse_sql("SELECT 1 SELECT 2").is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! `IcebergTable`: an Iceberg table as a DataFusion `TableProvider`.
+//!
+//! A scan asks Iceberg which data files make up the current snapshot and reads them with
+//! DataFusion's Parquet machinery, spread over the session's target partitions so that all
+//! cores work; the pushed-down filters prune row groups by their statistics. An INSERT
+//! streams into [`IcebergSink`].
+
+use std::any::Any;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::DFSchema;
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::sink::DataSinkExec;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result as DFResult};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use futures::TryStreamExt;
+use iceberg::arrow::schema_to_arrow_schema;
+use iceberg::scan::FileScanTask;
+use iceberg::table::Table;
+
+use crate::catalog::FloeCatalog;
+use crate::error::{FloeError, iceberg_to_datafusion, to_datafusion};
+use crate::sink::IcebergSink;
+
+#[derive(Debug)]
+pub struct IcebergTable {
+    catalog: Arc<FloeCatalog>,
+    /// The table as loaded when the statement looked it up.
+    table: Table,
+    /// Columns as DataFusion sees them: no Iceberg field-id metadata, and all nullable so
+    /// that NOT NULL is enforced (with the column named) by the sink rather than by Arrow.
+    schema: SchemaRef,
+    /// Columns with their Iceberg field ids, as written into Parquet.
+    file_schema: SchemaRef,
+}
+
+impl IcebergTable {
+    pub fn new(catalog: Arc<FloeCatalog>, table: Table) -> DFResult<Self> {
+        let file_schema = Arc::new(
+            schema_to_arrow_schema(table.metadata().current_schema())
+                .map_err(iceberg_to_datafusion)?,
+        );
+        let schema = Arc::new(ArrowSchema::new(
+            file_schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    f.as_ref()
+                        .clone()
+                        .with_metadata(Default::default())
+                        .with_nullable(true)
+                })
+                .collect::<Vec<_>>(),
+        ));
+        Ok(Self {
+            catalog,
+            table,
+            schema,
+            file_schema,
+        })
+    }
+
+    async fn plan_files(&self) -> DFResult<Vec<FileScanTask>> {
+        let scan = self.table.scan().build().map_err(iceberg_to_datafusion)?;
+        let tasks: Vec<FileScanTask> = scan
+            .plan_files()
+            .await
+            .map_err(iceberg_to_datafusion)?
+            .try_collect()
+            .await
+            .map_err(iceberg_to_datafusion)?;
+        if tasks.iter().any(|task| !task.deletes.is_empty()) {
+            return Err(to_datafusion(FloeError::unsupported(format!(
+                "table {} has row-level delete files, which this Floe version cannot apply; \
+                 reading it would return deleted rows",
+                self.table.identifier()
+            ))));
+        }
+        Ok(tasks)
+    }
+}
+
+/// Deals files into `partitions` groups of similar total size, largest first.
+fn balance_files(mut files: Vec<PartitionedFile>, partitions: usize) -> Vec<FileGroup> {
+    files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+    let groups_count = partitions.clamp(1, files.len().max(1));
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); groups_count];
+    for file in files {
+        let smallest = groups
+            .iter_mut()
+            .min_by_key(|(size, _)| *size)
+            .expect("at least one group");
+        smallest.0 += file.object_meta.size;
+        smallest.1.push(file);
+    }
+    groups
+        .into_iter()
+        .filter(|(_, files)| !files.is_empty())
+        .map(|(_, files)| FileGroup::new(files))
+        .collect()
+}
+
+/// The object-store path of a data file location (`file:///a/b.parquet` -> `a/b.parquet`).
+fn object_path(location: &str) -> String {
+    location
+        .strip_prefix("file://")
+        .unwrap_or(location)
+        .trim_start_matches('/')
+        .to_string()
+}
+
+#[async_trait]
+impl TableProvider for IcebergTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let tasks = self.plan_files().await?;
+        if tasks.is_empty() {
+            let projected = match projection {
+                Some(indices) => Arc::new(self.schema.project(indices)?),
+                None => self.schema.clone(),
+            };
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        let files: Vec<PartitionedFile> = tasks
+            .iter()
+            .map(|task| {
+                PartitionedFile::new(object_path(&task.data_file_path), task.file_size_in_bytes)
+            })
+            .collect();
+
+        let mut source = ParquetSource::new(self.schema.clone());
+        if let Some(predicate) = conjunction(filters.iter().cloned()) {
+            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+            source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+        }
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+                .with_file_groups(balance_files(files, state.config().target_partitions()))
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DFResult<Vec<TableProviderFilterPushDown>> {
+        // Pruning is by statistics, so DataFusion still filters the rows it gets back.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        if insert_op != InsertOp::Append {
+            return Err(DataFusionError::NotImplemented(format!(
+                "{insert_op} into an Iceberg table; use INSERT INTO"
+            )));
+        }
+        let sink = IcebergSink::new(
+            self.catalog.clone(),
+            self.table.clone(),
+            self.schema.clone(),
+            self.file_schema.clone(),
+        );
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}

@@ -1,0 +1,145 @@
+//! Runs every `sql/*.slt` script against a fresh, temporary warehouse, in-process, through
+//! the engine's single statement path. Error expectations can match the SQLSTATE, which is
+//! part of the error text here: `statement error .*SQLSTATE 23502`.
+//!
+//! `cargo test --test sqllogictests -- <substring>` runs only the matching files.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use floe_engine::{Engine, FloeError, Output};
+use futures::StreamExt;
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+struct FloeDb {
+    engine: Engine,
+}
+
+#[derive(Debug)]
+struct SltError(FloeError);
+
+impl std::fmt::Display for SltError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (SQLSTATE {})", self.0.message, self.0.sqlstate)
+    }
+}
+
+impl std::error::Error for SltError {}
+
+fn column_type(data_type: &DataType) -> DefaultColumnType {
+    if data_type.is_integer() {
+        DefaultColumnType::Integer
+    } else if data_type.is_floating() || matches!(data_type, DataType::Decimal128(..)) {
+        DefaultColumnType::FloatingPoint
+    } else {
+        DefaultColumnType::Text
+    }
+}
+
+/// Cell text as sqllogictest files write it: `NULL` for null, `(empty)` for ''. A
+/// one-column row whose text spans lines (SHOW CREATE TABLE) becomes a row per line.
+fn rows_of(batch: &RecordBatch) -> Vec<Vec<String>> {
+    let options = FormatOptions::default().with_null("NULL");
+    let formatters: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formattable column"))
+        .collect();
+    (0..batch.num_rows())
+        .map(|row| {
+            formatters
+                .iter()
+                .map(|f| match f.value(row).to_string() {
+                    text if text.is_empty() => "(empty)".to_string(),
+                    text => text,
+                })
+                .collect::<Vec<String>>()
+        })
+        .flat_map(|row: Vec<String>| match row.as_slice() {
+            [text] if text.contains('\n') => text.lines().map(|l| vec![l.to_string()]).collect(),
+            _ => vec![row],
+        })
+        .collect()
+}
+
+#[async_trait]
+impl sqllogictest::AsyncDB for FloeDb {
+    type Error = SltError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
+        let statements = self.engine.parse(sql).map_err(SltError)?;
+        let mut result = DBOutput::StatementComplete(0);
+        for statement in statements {
+            result = match self.engine.execute(statement).await.map_err(SltError)? {
+                Output::Rows(mut stream) => {
+                    let types = stream
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| column_type(f.data_type()))
+                        .collect();
+                    let mut rows = Vec::new();
+                    while let Some(batch) = stream.next().await {
+                        rows.extend(rows_of(&batch.map_err(|e| SltError(e.into()))?));
+                    }
+                    DBOutput::Rows { types, rows }
+                }
+                Output::Command { rows, .. } => DBOutput::StatementComplete(rows.unwrap_or(0)),
+            };
+        }
+        Ok(result)
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "floe"
+    }
+}
+
+fn slt_files(filter: Option<&str>) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("sql/ directory")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "slt"))
+        .filter(|path| filter.is_none_or(|f| path.to_string_lossy().contains(f)))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let files = slt_files(filter.as_deref());
+    let mut failed = 0;
+    for file in &files {
+        let warehouse = tempfile::tempdir().expect("temporary warehouse");
+        let dir = warehouse.path().to_path_buf();
+        let mut runner = sqllogictest::Runner::new(move || {
+            let dir = dir.clone();
+            async move {
+                Ok(FloeDb {
+                    engine: Engine::open(&dir).await.map_err(SltError)?,
+                })
+            }
+        });
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        match runner.run_file_async(file).await {
+            Ok(()) => println!("ok   {name}"),
+            Err(err) => {
+                failed += 1;
+                println!("FAIL {name}\n{err}\n");
+            }
+        }
+    }
+    println!("{} passed, {} failed", files.len() - failed, failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
