@@ -134,7 +134,16 @@ fn classify_datafusion(err: DataFusionError) -> FloeError {
             }
             floe
         }
-        DataFusionError::Plan(text) => {
+        DataFusionError::Diagnostic(_, inner) => classify_datafusion(*inner),
+        DataFusionError::Collection(mut errors) if !errors.is_empty() => {
+            classify_datafusion(errors.swap_remove(0))
+        }
+        DataFusionError::SchemaError(err, _) => {
+            let text = err.to_string();
+            let code = code_from_text(&text);
+            FloeError::new(code, text)
+        }
+        DataFusionError::Plan(text) | DataFusionError::Execution(text) => {
             let code = code_from_text(&text);
             FloeError::new(code, text)
         }

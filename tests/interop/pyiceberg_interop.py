@@ -1,0 +1,230 @@
+"""Interop between Floe and pyiceberg over one warehouse (SQLite SQL catalog named "floe").
+
+Both directions: pyiceberg reads tables Floe wrote (rows, schema, partition spec, and the
+partition value recorded for every data file), and Floe reads a partitioned table that
+pyiceberg wrote. Also checks that Floe opens a catalog.db made by older pyiceberg releases,
+whose iceberg_tables lacks the iceberg_type column.
+
+Usage: FLOE_BIN=path/to/floe python pyiceberg_interop.py
+"""
+
+import csv
+import datetime as dt
+import io
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.transforms import BucketTransform, DayTransform, IdentityTransform
+from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestampType
+
+FLOE = os.environ["FLOE_BIN"]
+checks = 0
+
+
+def floe(warehouse, sql):
+    """Runs SQL through the floe binary; returns the CSV rows of the last result."""
+    done = subprocess.run(
+        [FLOE, "--warehouse", warehouse, "--format", "csv", "--quiet", "-c", sql],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"floe failed on {sql!r}: {done.stderr}")
+    return list(csv.reader(io.StringIO(done.stdout)))
+
+
+def catalog(warehouse):
+    return SqlCatalog(
+        "floe",
+        uri=f"sqlite:///{warehouse}/catalog.db",
+        warehouse=f"file://{warehouse}",
+    )
+
+
+def check(condition, message):
+    global checks
+    checks += 1
+    if not condition:
+        raise AssertionError(message)
+
+
+def pyiceberg_reads_floe_tables(warehouse):
+    floe(
+        warehouse,
+        """
+        CREATE SCHEMA sales;
+        CREATE TABLE sales.plain (id BIGINT NOT NULL, name VARCHAR, price DECIMAL(10, 2));
+        INSERT INTO sales.plain VALUES (1, 'apple', 1.25), (2, 'pear', NULL), (3, NULL, 3.00);
+        CREATE TABLE sales.events (id BIGINT NOT NULL, kind VARCHAR, at TIMESTAMP, v DOUBLE)
+          PARTITIONED BY (day(at), kind, bucket(4, id));
+        INSERT INTO sales.events VALUES
+          (1, 'click', '2024-03-01 10:00:00', 1.5),
+          (2, 'click', '2024-03-01 23:59:59', 2.5),
+          (3, 'view',  '2024-03-02 00:00:00', 3.5),
+          (4, NULL,    NULL, NULL);
+        INSERT INTO sales.events VALUES (5, 'view', '2024-03-02 12:00:00', 4.5);
+        """,
+    )
+    cat = catalog(warehouse)
+    check(("sales",) in cat.list_namespaces(), "pyiceberg sees schema sales")
+    check(
+        sorted(cat.list_tables("sales")) == [("sales", "events"), ("sales", "plain")],
+        f"pyiceberg lists Floe's tables: {cat.list_tables('sales')}",
+    )
+
+    plain = cat.load_table("sales.plain")
+    rows = plain.scan().to_arrow().sort_by("id").to_pylist()
+    check(
+        rows
+        == [
+            {"id": 1, "name": "apple", "price": Decimal("1.25")},
+            {"id": 2, "name": "pear", "price": None},
+            {"id": 3, "name": None, "price": Decimal("3.00")},
+        ],
+        f"plain table rows: {rows}",
+    )
+    check(plain.schema().find_field("id").required, "NOT NULL column is required")
+    check(plain.spec().is_unpartitioned(), "plain table is unpartitioned")
+
+    events = cat.load_table("sales.events")
+    spec = [(f.name, str(f.transform)) for f in events.spec().fields]
+    check(
+        spec == [("at_day", "day"), ("kind", "identity"), ("id_bucket_4", "bucket[4]")],
+        f"partition spec: {spec}",
+    )
+    check(len(events.snapshots()) == 2, "one snapshot per INSERT")
+    summary = events.current_snapshot().summary
+    check(summary["total-records"] == "5", f"snapshot totals: {summary}")
+    rows = events.scan().to_arrow().sort_by("id").to_pylist()
+    check([r["id"] for r in rows] == [1, 2, 3, 4, 5], f"event ids: {rows}")
+    check(rows[0]["at"] == dt.datetime(2024, 3, 1, 10, 0), f"timestamp value: {rows[0]}")
+
+    # Every data file's recorded partition matches the transforms of the rows inside it.
+    bucket = BucketTransform(4).transform(LongType())
+    files = events.inspect.files().to_pylist()
+    check(len(files) >= 4, f"rows spread over partitions: {len(files)} files")
+    for file in files:
+        part = file["partition"]
+        data = pa.parquet.read_table(file["file_path"].removeprefix("file://")).to_pylist()
+        for row in data:
+            day = None if row["at"] is None else row["at"].date()
+            check(part["at_day"] == day, f"day partition of {row} in {part}")
+            check(part["kind"] == row["kind"], f"identity partition of {row} in {part}")
+            check(part["id_bucket_4"] == bucket(row["id"]), f"bucket partition of {row}")
+        check(file["record_count"] == len(data), "record count matches the file")
+
+
+def floe_reads_pyiceberg_table(warehouse):
+    cat = catalog(warehouse)
+    cat.create_namespace("py")
+    schema = Schema(
+        NestedField(1, "id", LongType(), required=True),
+        NestedField(2, "city", StringType(), required=False),
+        NestedField(3, "at", TimestampType(), required=False),
+        NestedField(4, "temp", DoubleType(), required=False),
+    )
+    spec = PartitionSpec(
+        PartitionField(2, 1000, IdentityTransform(), "city"),
+        PartitionField(3, 1001, DayTransform(), "at_day"),
+    )
+    table = cat.create_table("py.weather", schema=schema, partition_spec=spec)
+    arrow_schema = pa.schema(
+        [
+            pa.field("id", pa.int64(), nullable=False),
+            pa.field("city", pa.string()),
+            pa.field("at", pa.timestamp("us")),
+            pa.field("temp", pa.float64()),
+        ]
+    )
+    table.append(
+        pa.Table.from_pylist(
+            [
+                {"id": 1, "city": "Oslo", "at": dt.datetime(2024, 1, 1, 6), "temp": -3.5},
+                {"id": 2, "city": "Oslo", "at": dt.datetime(2024, 1, 2, 6), "temp": -7.0},
+                {"id": 3, "city": "Lima", "at": dt.datetime(2024, 1, 1, 6), "temp": 22.0},
+            ],
+            schema=arrow_schema,
+        )
+    )
+    table.append(
+        pa.Table.from_pylist(
+            [{"id": 4, "city": None, "at": None, "temp": None}], schema=arrow_schema
+        )
+    )
+    rows = floe(warehouse, "SELECT id, city, at, temp FROM py.weather ORDER BY id")
+    check(
+        rows
+        == [
+            ["id", "city", "at", "temp"],
+            ["1", "Oslo", "2024-01-01T06:00:00", "-3.5"],
+            ["2", "Oslo", "2024-01-02T06:00:00", "-7.0"],
+            ["3", "Lima", "2024-01-01T06:00:00", "22.0"],
+            ["4", "", "", ""],
+        ],
+        f"Floe reads pyiceberg's rows: {rows}",
+    )
+    rows = floe(warehouse, "SELECT city, count(*) AS n FROM py.weather WHERE city = 'Oslo' GROUP BY city")
+    check(rows == [["city", "n"], ["Oslo", "2"]], f"filtered aggregate: {rows}")
+    # Floe appends to pyiceberg's table; pyiceberg sees the new snapshot.
+    floe(warehouse, "INSERT INTO py.weather VALUES (5, 'Lima', '2024-01-03 06:00:00', 21.0)")
+    table = cat.load_table("py.weather")
+    check(len(table.snapshots()) == 3, "Floe's INSERT added a snapshot")
+    check(table.scan().to_arrow().num_rows == 5, "pyiceberg reads Floe's appended row")
+    described = floe(warehouse, "DESCRIBE py.weather")
+    check(
+        [r[0] for r in described[1:]] == ["id", "city", "at", "temp"]
+        and described[2][3] == "city"
+        and described[3][3] == "day(at)",
+        f"DESCRIBE shows pyiceberg's spec: {described}",
+    )
+
+
+def floe_opens_legacy_catalog(warehouse):
+    """A catalog made by pyiceberg before iceberg_type existed (apache/iceberg-rust#2068)."""
+    cat = catalog(warehouse)
+    cat.create_namespace("legacy")
+    table = cat.create_table(
+        "legacy.t", schema=Schema(NestedField(1, "x", LongType(), required=False))
+    )
+    table.append(pa.Table.from_pylist([{"x": 7}], schema=pa.schema([pa.field("x", pa.int64())])))
+    del cat
+    db = sqlite3.connect(f"{warehouse}/catalog.db")
+    db.executescript(
+        """
+        CREATE TABLE v0 AS SELECT catalog_name, table_namespace, table_name,
+          metadata_location, previous_metadata_location FROM iceberg_tables;
+        DROP TABLE iceberg_tables;
+        CREATE TABLE iceberg_tables (
+          catalog_name VARCHAR(255) NOT NULL, table_namespace VARCHAR(255) NOT NULL,
+          table_name VARCHAR(255) NOT NULL, metadata_location VARCHAR(1000),
+          previous_metadata_location VARCHAR(1000),
+          PRIMARY KEY (catalog_name, table_namespace, table_name));
+        INSERT INTO iceberg_tables SELECT * FROM v0;
+        DROP TABLE v0;
+        """
+    )
+    db.close()
+    rows = floe(warehouse, "SELECT x FROM legacy.t")
+    check(rows == [["x"], ["7"]], f"Floe reads a legacy catalog: {rows}")
+    floe(warehouse, "INSERT INTO legacy.t VALUES (8)")
+    check(catalog(warehouse).load_table("legacy.t").scan().to_arrow().num_rows == 2, "legacy append")
+
+
+def main():
+    for test in (pyiceberg_reads_floe_tables, floe_reads_pyiceberg_table, floe_opens_legacy_catalog):
+        with tempfile.TemporaryDirectory() as warehouse:
+            test(os.path.realpath(warehouse))
+            print(f"ok   {test.__name__}")
+    print(f"interop: {checks} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
