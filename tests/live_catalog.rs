@@ -1,0 +1,75 @@
+//! The catalog is read live: what another process creates or commits is visible to the
+//! next statement of an engine that is already open.
+
+use std::process::Command;
+
+use floe_engine::arrow::array::RecordBatch;
+use floe_engine::arrow::util::pretty::pretty_format_batches;
+use floe_engine::{Engine, Output};
+use futures::StreamExt;
+
+fn other_process(warehouse: &std::path::Path, sql: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_floe"))
+        .arg("--warehouse")
+        .arg(warehouse)
+        .args(["-c", sql])
+        .output()
+        .expect("run floe");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn query(engine: &Engine, sql: &str) -> String {
+    let Output::Rows(mut stream) = engine.execute_sql(sql).await.expect(sql) else {
+        panic!("{sql} returned no rows");
+    };
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    while let Some(batch) = stream.next().await {
+        batches.push(batch.expect("batch"));
+    }
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_changes_are_seen_by_the_next_statement() {
+    let warehouse = tempfile::tempdir().unwrap();
+    let engine = Engine::open(warehouse.path()).await.unwrap();
+    assert!(query(&engine, "SHOW SCHEMAS").await.contains("public"));
+
+    other_process(
+        warehouse.path(),
+        "CREATE SCHEMA remote; CREATE TABLE remote.t (x INT); INSERT INTO remote.t VALUES (1), (2);",
+    );
+    assert!(query(&engine, "SHOW SCHEMAS").await.contains("remote"));
+    assert!(
+        query(&engine, "SELECT sum(x) AS s FROM remote.t")
+            .await
+            .contains("| 3 |")
+    );
+    let listed = query(
+        &engine,
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = 'remote'",
+    )
+    .await;
+    assert!(listed.contains("| remote       | t          |"), "{listed}");
+
+    // A new snapshot committed elsewhere.
+    other_process(warehouse.path(), "INSERT INTO remote.t VALUES (10)");
+    assert!(
+        query(&engine, "SELECT sum(x) AS s FROM remote.t")
+            .await
+            .contains("| 13 |")
+    );
+
+    // Dropped elsewhere: gone here too.
+    other_process(warehouse.path(), "DROP SCHEMA remote CASCADE");
+    let err = match engine.execute_sql("SELECT * FROM remote.t").await {
+        Ok(_) => panic!("the dropped table is still readable"),
+        Err(err) => err,
+    };
+    assert_eq!(err.sqlstate, "42P01", "{}", err.message);
+    assert!(!query(&engine, "SHOW SCHEMAS").await.contains("remote"));
+}
