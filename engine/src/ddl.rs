@@ -241,7 +241,10 @@ pub async fn drop_table(
         .file_io()
         .delete_prefix(format!("{location}/"))
         .await?;
-    let _ = std::fs::remove_dir(location.trim_start_matches("file://"));
+    // delete_prefix removes the files; on local disk the emptied directory stays behind.
+    if let Some(path) = location.strip_prefix("file://") {
+        let _ = std::fs::remove_dir(path);
+    }
     Ok(Output::command("DROP TABLE"))
 }
 
