@@ -39,8 +39,8 @@ fn column_type(data_type: &DataType) -> DefaultColumnType {
     }
 }
 
-/// Cell text as sqllogictest files write it: `NULL` for null, `(empty)` for ''. A
-/// one-column row whose text spans lines (SHOW CREATE TABLE) becomes a row per line.
+/// Cell text as sqllogictest files write it: `NULL` for null, `(empty)` for ''. A row
+/// whose last cell spans lines (SHOW CREATE TABLE, EXPLAIN) continues on further rows.
 fn rows_of(batch: &RecordBatch) -> Vec<Vec<String>> {
     let options = FormatOptions::default().with_null("NULL");
     let formatters: Vec<_> = batch
@@ -58,9 +58,15 @@ fn rows_of(batch: &RecordBatch) -> Vec<Vec<String>> {
                 })
                 .collect::<Vec<String>>()
         })
-        .flat_map(|row: Vec<String>| match row.as_slice() {
-            [text] if text.contains('\n') => text.lines().map(|l| vec![l.to_string()]).collect(),
-            _ => vec![row],
+        .flat_map(|mut row: Vec<String>| {
+            let Some(last) = row.pop() else {
+                return vec![row];
+            };
+            let mut lines = last.lines().map(str::to_string);
+            row.push(lines.next().unwrap_or_default());
+            std::iter::once(row)
+                .chain(lines.map(|l| vec![l]))
+                .collect::<Vec<_>>()
         })
         .collect()
 }

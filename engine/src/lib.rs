@@ -10,6 +10,8 @@ mod live_catalog;
 mod names;
 pub mod output;
 pub mod parser;
+mod predicate;
+mod scan;
 mod sink;
 mod table;
 mod types;

@@ -26,11 +26,15 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use futures::TryStreamExt;
 use iceberg::arrow::schema_to_arrow_schema;
+use iceberg::expr::Predicate;
 use iceberg::scan::FileScanTask;
 use iceberg::table::Table;
 
 use crate::catalog::FloeCatalog;
 use crate::error::{FloeError, iceberg_to_datafusion, to_datafusion};
+use crate::names::display_table;
+use crate::predicate::to_iceberg;
+use crate::scan::{IcebergScanExec, PruningSummary};
 use crate::sink::IcebergSink;
 
 #[derive(Debug)]
@@ -71,8 +75,14 @@ impl IcebergTable {
         })
     }
 
-    async fn plan_files(&self) -> DFResult<Vec<FileScanTask>> {
-        let scan = self.table.scan().build().map_err(iceberg_to_datafusion)?;
+    /// The data files of the current snapshot that `predicate` cannot rule out, as
+    /// Iceberg's planning finds them from manifests, partition values and column bounds.
+    async fn plan_files(&self, predicate: Option<Predicate>) -> DFResult<Vec<FileScanTask>> {
+        let mut scan = self.table.scan();
+        if let Some(predicate) = predicate {
+            scan = scan.with_filter(predicate);
+        }
+        let scan = scan.build().map_err(iceberg_to_datafusion)?;
         let tasks: Vec<FileScanTask> = scan
             .plan_files()
             .await
@@ -141,13 +151,36 @@ impl TableProvider for IcebergTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let tasks = self.plan_files().await?;
+        let metadata = self.table.metadata();
+        let predicate = to_iceberg(filters, metadata.current_schema());
+        let mut summary = PruningSummary {
+            table: display_table(self.table.identifier()),
+            predicate: predicate.as_ref().map(|p| p.to_string()),
+            data_files_total: metadata.current_snapshot().map(|snapshot| {
+                snapshot
+                    .summary()
+                    .additional_properties
+                    .get("total-data-files")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            }),
+            ..Default::default()
+        };
+        if metadata.current_snapshot().is_none() {
+            summary.data_files_total = Some(0);
+        }
+        let tasks = self.plan_files(predicate).await?;
+        summary.data_files_scanned = tasks.len() as u64;
+        summary.bytes_scanned = tasks.iter().map(|t| t.file_size_in_bytes).sum();
         if tasks.is_empty() {
             let projected = match projection {
                 Some(indices) => Arc::new(self.schema.project(indices)?),
                 None => self.schema.clone(),
             };
-            return Ok(Arc::new(EmptyExec::new(projected)));
+            return Ok(Arc::new(IcebergScanExec::new(
+                summary,
+                Arc::new(EmptyExec::new(projected)),
+            )));
         }
         let files: Vec<PartitionedFile> = tasks
             .iter()
@@ -167,7 +200,10 @@ impl TableProvider for IcebergTable {
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
                 .build();
-        Ok(DataSourceExec::from_data_source(config))
+        Ok(Arc::new(IcebergScanExec::new(
+            summary,
+            DataSourceExec::from_data_source(config),
+        )))
     }
 
     fn supports_filters_pushdown(
