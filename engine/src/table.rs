@@ -11,7 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::DFSchema;
+use datafusion::common::stats::Precision;
+use datafusion::common::{DFSchema, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
@@ -73,6 +74,13 @@ impl IcebergTable {
             schema,
             file_schema,
         })
+    }
+
+    fn file_statistics(&self, rows: u64, task: &FileScanTask) -> Statistics {
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        statistics.num_rows = Precision::Exact(rows as usize);
+        statistics.total_byte_size = Precision::Inexact(task.file_size_in_bytes as usize);
+        statistics
     }
 
     /// The data files of the current snapshot that `predicate` cannot rule out, as
@@ -182,12 +190,26 @@ impl TableProvider for IcebergTable {
                 Arc::new(EmptyExec::new(projected)),
             )));
         }
+        // Manifests record each data file's row count exactly, so DataFusion knows the row
+        // count of the scan (and answers `count(*)` without reading any file).
         let files: Vec<PartitionedFile> = tasks
             .iter()
             .map(|task| {
-                PartitionedFile::new(object_path(&task.data_file_path), task.file_size_in_bytes)
+                let file = PartitionedFile::new(
+                    object_path(&task.data_file_path),
+                    task.file_size_in_bytes,
+                );
+                match task.record_count {
+                    Some(rows) => file.with_statistics(Arc::new(self.file_statistics(rows, task))),
+                    None => file,
+                }
             })
             .collect();
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        if let Some(rows) = tasks.iter().map(|t| t.record_count).sum::<Option<u64>>() {
+            statistics.num_rows = Precision::Exact(rows as usize);
+        }
+        statistics.total_byte_size = Precision::Inexact(summary.bytes_scanned as usize);
 
         let mut source = ParquetSource::new(self.schema.clone());
         if let Some(predicate) = conjunction(filters.iter().cloned()) {
@@ -199,6 +221,7 @@ impl TableProvider for IcebergTable {
                 .with_file_groups(balance_files(files, state.config().target_partitions()))
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
+                .with_statistics(statistics)
                 .build();
         Ok(Arc::new(IcebergScanExec::new(
             summary,
