@@ -73,3 +73,58 @@ async fn another_process_changes_are_seen_by_the_next_statement() {
     assert_eq!(err.sqlstate, "42P01", "{}", err.message);
     assert!(!query(&engine, "SHOW SCHEMAS").await.contains("remote"));
 }
+
+/// Moves every file under `dir` whose name matches `pick` into `hideout`.
+fn hide(dir: &std::path::Path, hideout: &std::path::Path, pick: impl Fn(&str) -> bool) -> usize {
+    let mut moved = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if pick(&name) {
+            std::fs::rename(&path, hideout.join(&name)).unwrap();
+            moved += 1;
+        }
+    }
+    moved
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_tables_are_not_reread_and_new_commits_are_seen() {
+    let warehouse = tempfile::tempdir().unwrap();
+    let hideout = tempfile::tempdir().unwrap();
+    let engine = Engine::open(warehouse.path()).await.unwrap();
+    engine
+        .execute_sql("CREATE TABLE c (x INT); INSERT INTO c VALUES (1), (2)")
+        .await
+        .unwrap();
+    assert!(
+        query(&engine, "SELECT sum(x) AS s FROM c")
+            .await
+            .contains("| 3 |")
+    );
+
+    // With the metadata file, manifest list and manifests gone, the unchanged table is
+    // still served: none of them is read again.
+    let metadata = warehouse.path().join("public/c/metadata");
+    let hidden = hide(&metadata, hideout.path(), |name| {
+        name.ends_with(".metadata.json") || name.ends_with(".avro")
+    });
+    assert!(
+        hidden >= 3,
+        "metadata, manifest list and manifest: {hidden}"
+    );
+    assert!(
+        query(&engine, "SELECT sum(x) AS s FROM c")
+            .await
+            .contains("| 3 |")
+    );
+    hide(hideout.path(), &metadata, |_| true);
+
+    // Another process commits: the next statement reads the new snapshot.
+    other_process(warehouse.path(), "INSERT INTO c VALUES (10)");
+    assert!(
+        query(&engine, "SELECT sum(x) AS s FROM c")
+            .await
+            .contains("| 13 |")
+    );
+}

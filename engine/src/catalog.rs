@@ -19,6 +19,7 @@ use iceberg::{
 use iceberg_catalog_sql::SqlCatalog;
 
 use crate::catalog_db::{CatalogDb, SwapOutcome};
+use crate::table_cache::TableCache;
 
 #[derive(Debug)]
 pub struct FloeCatalog {
@@ -26,6 +27,7 @@ pub struct FloeCatalog {
     db: CatalogDb,
     file_io: FileIO,
     runtime: Runtime,
+    tables: TableCache,
 }
 
 impl FloeCatalog {
@@ -35,6 +37,7 @@ impl FloeCatalog {
             db,
             file_io,
             runtime,
+            tables: TableCache::default(),
         }
     }
 
@@ -60,7 +63,10 @@ impl FloeCatalog {
             .swap_metadata_location(&ident, base_location, &staged_location)
             .await;
         match outcome {
-            Ok(SwapOutcome::Swapped) => Ok(staged),
+            Ok(SwapOutcome::Swapped) => {
+                self.tables.put(staged.clone());
+                Ok(staged)
+            }
             Ok(SwapOutcome::Conflict) => {
                 let _ = self.file_io.delete(&staged_location).await;
                 Err(Error::new(
@@ -174,17 +180,23 @@ impl Catalog for FloeCatalog {
                     format!("table {table} does not exist"),
                 )
             })?;
+        if let Some(cached) = self.tables.get(table, &location) {
+            return Ok(cached);
+        }
         let metadata = TableMetadata::read_from(&self.file_io, &location).await?;
-        Table::builder()
+        let loaded = Table::builder()
             .file_io(self.file_io.clone())
             .identifier(table.clone())
             .metadata_location(location)
             .metadata(metadata)
             .runtime(self.runtime.clone())
-            .build()
+            .build()?;
+        self.tables.put(loaded.clone());
+        Ok(loaded)
     }
 
     async fn drop_table(&self, table: &TableIdent) -> Result<()> {
+        self.tables.forget(table);
         self.sql.drop_table(table).await?;
         self.confirm_table(table, false).await
     }
@@ -205,6 +217,7 @@ impl Catalog for FloeCatalog {
     }
 
     async fn rename_table(&self, src: &TableIdent, dest: &TableIdent) -> Result<()> {
+        self.tables.forget(src);
         self.sql.rename_table(src, dest).await?;
         self.confirm_table(dest, true).await
     }

@@ -14,6 +14,7 @@ mod predicate;
 mod scan;
 mod sink;
 mod table;
+mod table_cache;
 mod types;
 pub mod warehouse;
 
