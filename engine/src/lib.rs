@@ -6,6 +6,7 @@ mod catalog_db;
 mod ddl;
 mod engine;
 pub mod error;
+mod field_ids;
 mod live_catalog;
 mod names;
 pub mod output;

@@ -14,11 +14,32 @@ use iceberg::expr::{Predicate, Reference};
 use iceberg::spec::{Datum, PrimitiveType, Schema, Type};
 
 /// The Iceberg predicate implied by all of `filters`, or `None` if none of them translates.
-pub fn to_iceberg(filters: &[Expr], schema: &Schema) -> Option<Predicate> {
+/// Column names in `filters` are the table's `current` ones; the predicate names columns
+/// as the `scan` schema (the snapshot's, which Iceberg binds to) does.
+pub fn to_iceberg(filters: &[Expr], current: &Schema, scan: &Schema) -> Option<Predicate> {
+    let schema = &ScanColumns { current, scan };
     filters
         .iter()
         .filter_map(|f| translate(f, schema, Mode::Weaker))
         .reduce(Predicate::and)
+}
+
+/// Resolves a column named as SQL sees it to the scan schema's field with the same id.
+/// A column the snapshot does not have yet resolves to nothing (and is not pruned on).
+struct ScanColumns<'a> {
+    current: &'a Schema,
+    scan: &'a Schema,
+}
+
+impl ScanColumns<'_> {
+    fn resolve(&self, name: &str) -> Option<(Reference, PrimitiveType)> {
+        let id = self.current.field_by_name(name)?.id;
+        let field = self.scan.field_by_id(id)?;
+        match field.field_type.as_ref() {
+            Type::Primitive(ty) => Some((Reference::new(field.name.clone()), ty.clone())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -29,7 +50,7 @@ enum Mode {
     Exact,
 }
 
-fn translate(expr: &Expr, schema: &Schema, mode: Mode) -> Option<Predicate> {
+fn translate(expr: &Expr, schema: &ScanColumns, mode: Mode) -> Option<Predicate> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
             Operator::And => {
@@ -95,7 +116,7 @@ fn translate(expr: &Expr, schema: &Schema, mode: Mode) -> Option<Predicate> {
     }
 }
 
-fn comparison(left: &Expr, op: Operator, right: &Expr, schema: &Schema) -> Option<Predicate> {
+fn comparison(left: &Expr, op: Operator, right: &Expr, schema: &ScanColumns) -> Option<Predicate> {
     let (column, value, op) = match (reference(left, schema), reference(right, schema)) {
         (Some((column, ty)), None) => (column, literal(right, &ty)?, op),
         (None, Some((column, ty))) => (column, literal(left, &ty)?, op.swap()?),
@@ -114,15 +135,9 @@ fn comparison(left: &Expr, op: Operator, right: &Expr, schema: &Schema) -> Optio
 
 /// The column an expression reads, seen through casts that preserve order and equality
 /// (widening numbers, finer time units, string encodings, dates to timestamps).
-fn reference(expr: &Expr, schema: &Schema) -> Option<(Reference, PrimitiveType)> {
+fn reference(expr: &Expr, schema: &ScanColumns) -> Option<(Reference, PrimitiveType)> {
     match expr {
-        Expr::Column(Column { name, .. }) => {
-            let field = schema.field_by_name(name)?;
-            match field.field_type.as_ref() {
-                Type::Primitive(ty) => Some((Reference::new(name.clone()), ty.clone())),
-                _ => None,
-            }
-        }
+        Expr::Column(Column { name, .. }) => schema.resolve(name),
         Expr::Cast(cast) => faithful_cast(&cast.expr, &cast.data_type, schema),
         Expr::TryCast(cast) => faithful_cast(&cast.expr, &cast.data_type, schema),
         _ => None,
@@ -132,7 +147,7 @@ fn reference(expr: &Expr, schema: &Schema) -> Option<(Reference, PrimitiveType)>
 fn faithful_cast(
     inner: &Expr,
     to: &DataType,
-    schema: &Schema,
+    schema: &ScanColumns,
 ) -> Option<(Reference, PrimitiveType)> {
     let (column, ty) = reference(inner, schema)?;
     let faithful = match (&ty, to) {
@@ -386,7 +401,7 @@ mod tests {
     }
 
     fn text(filters: &[Expr]) -> String {
-        to_iceberg(filters, &schema())
+        to_iceberg(filters, &schema(), &schema())
             .map(|p| p.to_string())
             .unwrap_or_default()
     }

@@ -33,6 +33,7 @@ use iceberg::table::Table;
 
 use crate::catalog::FloeCatalog;
 use crate::error::{FloeError, iceberg_to_datafusion, to_datafusion};
+use crate::field_ids::FieldIdAdapterFactory;
 use crate::names::display_table;
 use crate::predicate::to_iceberg;
 use crate::scan::{IcebergScanExec, PruningSummary};
@@ -160,7 +161,13 @@ impl TableProvider for IcebergTable {
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         let metadata = self.table.metadata();
-        let predicate = to_iceberg(filters, metadata.current_schema());
+        // Iceberg binds the predicate to the schema the snapshot was written with.
+        let scan_schema = metadata
+            .current_snapshot()
+            .and_then(|snapshot| snapshot.schema_id())
+            .and_then(|id| metadata.schema_by_id(id))
+            .unwrap_or_else(|| metadata.current_schema());
+        let predicate = to_iceberg(filters, metadata.current_schema(), scan_schema);
         let mut summary = PruningSummary {
             table: display_table(self.table.identifier()),
             predicate: predicate.as_ref().map(|p| p.to_string()),
@@ -222,6 +229,9 @@ impl TableProvider for IcebergTable {
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
                 .with_statistics(statistics)
+                .with_expr_adapter(Some(Arc::new(FieldIdAdapterFactory::new(
+                    metadata.current_schema(),
+                ))))
                 .build();
         Ok(Arc::new(IcebergScanExec::new(
             summary,

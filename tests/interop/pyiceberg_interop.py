@@ -23,7 +23,14 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import BucketTransform, DayTransform, IdentityTransform
-from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestampType
+from pyiceberg.types import (
+    DoubleType,
+    IntegerType,
+    LongType,
+    NestedField,
+    StringType,
+    TimestampType,
+)
 
 FLOE = os.environ["FLOE_BIN"]
 checks = 0
@@ -218,8 +225,40 @@ def floe_opens_legacy_catalog(warehouse):
     check(catalog(warehouse).load_table("legacy.t").scan().to_arrow().num_rows == 2, "legacy append")
 
 
+def floe_reads_columns_by_field_id(warehouse):
+    """After pyiceberg renames a column and drops and re-adds another, old files still hold
+    the old names; Floe must read them by field id."""
+    floe(
+        warehouse,
+        "CREATE TABLE r (id BIGINT, old_name VARCHAR, gone INT);"
+        "INSERT INTO r VALUES (1, 'a', 100), (2, 'b', 200);",
+    )
+    table = catalog(warehouse).load_table("public.r")
+    with table.update_schema() as update:
+        update.rename_column("old_name", "new_name")
+    with table.update_schema() as update:
+        update.delete_column("gone")
+    with table.update_schema() as update:
+        update.add_column("gone", IntegerType())
+    rows = floe(warehouse, "SELECT id, new_name, gone FROM r ORDER BY id")
+    check(rows == [["id", "new_name", "gone"], ["1", "a", ""], ["2", "b", ""]], f"by field id: {rows}")
+    rows = floe(warehouse, "SELECT id FROM r WHERE new_name = 'b'")
+    check(rows == [["id"], ["2"]], f"filter on a renamed column: {rows}")
+    floe(warehouse, "INSERT INTO r VALUES (3, 'c', 300)")
+    rows = floe(warehouse, "SELECT id, new_name, gone FROM r ORDER BY id")
+    check(rows[1:] == [["1", "a", ""], ["2", "b", ""], ["3", "c", "300"]], f"after an append: {rows}")
+    rows = catalog(warehouse).load_table("public.r").scan().to_arrow().sort_by("id").to_pylist()
+    check(rows[2] == {"id": 3, "new_name": "c", "gone": 300}, f"pyiceberg reads Floe's append: {rows}")
+
+
 def main():
-    for test in (pyiceberg_reads_floe_tables, floe_reads_pyiceberg_table, floe_opens_legacy_catalog):
+    tests = (
+        pyiceberg_reads_floe_tables,
+        floe_reads_pyiceberg_table,
+        floe_opens_legacy_catalog,
+        floe_reads_columns_by_field_id,
+    )
+    for test in tests:
         with tempfile.TemporaryDirectory() as warehouse:
             test(os.path.realpath(warehouse))
             print(f"ok   {test.__name__}")
