@@ -365,39 +365,25 @@ mod tests {
     use super::*;
 
     fn schema() -> Schema {
-        Schema::builder()
-            .with_fields(vec![
-                Arc::new(NestedField::optional(
-                    1,
-                    "i",
-                    Type::Primitive(PrimitiveType::Int),
-                )),
-                Arc::new(NestedField::optional(
-                    2,
-                    "r",
-                    Type::Primitive(PrimitiveType::Float),
-                )),
-                Arc::new(NestedField::optional(
-                    3,
-                    "d",
-                    Type::Primitive(PrimitiveType::Decimal {
-                        precision: 10,
-                        scale: 2,
-                    }),
-                )),
-                Arc::new(NestedField::optional(
-                    4,
-                    "s",
-                    Type::Primitive(PrimitiveType::String),
-                )),
-                Arc::new(NestedField::optional(
-                    5,
-                    "ts",
-                    Type::Primitive(PrimitiveType::Timestamp),
-                )),
-            ])
-            .build()
-            .unwrap()
+        let decimal = PrimitiveType::Decimal {
+            precision: 10,
+            scale: 2,
+        };
+        let columns = [
+            ("i", PrimitiveType::Int),
+            ("r", PrimitiveType::Float),
+            ("d", decimal),
+            ("s", PrimitiveType::String),
+            ("ts", PrimitiveType::Timestamp),
+        ];
+        let fields = columns.into_iter().enumerate().map(|(i, (name, ty))| {
+            Arc::new(NestedField::optional(
+                i as i32 + 1,
+                name,
+                Type::Primitive(ty),
+            ))
+        });
+        Schema::builder().with_fields(fields).build().unwrap()
     }
 
     fn text(filters: &[Expr]) -> String {

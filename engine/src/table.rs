@@ -171,19 +171,16 @@ impl TableProvider for IcebergTable {
         let mut summary = PruningSummary {
             table: display_table(self.table.identifier()),
             predicate: predicate.as_ref().map(|p| p.to_string()),
-            data_files_total: metadata.current_snapshot().map(|snapshot| {
+            // No snapshot: nothing written yet. Otherwise the writer's summary, if it kept one.
+            data_files_total: metadata.current_snapshot().map_or(Some(0), |snapshot| {
                 snapshot
                     .summary()
                     .additional_properties
                     .get("total-data-files")
                     .and_then(|n| n.parse().ok())
-                    .unwrap_or(0)
             }),
             ..Default::default()
         };
-        if metadata.current_snapshot().is_none() {
-            summary.data_files_total = Some(0);
-        }
         let tasks = self.plan_files(predicate).await?;
         summary.data_files_scanned = tasks.len() as u64;
         summary.bytes_scanned = tasks.iter().map(|t| t.file_size_in_bytes).sum();
