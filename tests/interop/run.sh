@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Interop with pyiceberg: makes (or reuses) a Python venv outside the clone, installs the
-# pinned packages, builds floe and runs pyiceberg_interop.py against it.
+# The checks that need Python: makes (or reuses) a venv outside the clone, installs the
+# pinned packages, builds floe, then runs interop with pyiceberg and the 22 TPC-H queries
+# against DuckDB.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -13,4 +14,6 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" --bin floe
-FLOE_BIN="$CARGO_TARGET_DIR/debug/floe" "$venv/bin/python" "$here/pyiceberg_interop.py"
+export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
+"$venv/bin/python" "$here/pyiceberg_interop.py"
+TPCH_SF="${TPCH_SF:-0.1}" "$venv/bin/python" "$root/tests/tpch/check_vs_duckdb.py"
