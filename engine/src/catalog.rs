@@ -19,6 +19,7 @@ use iceberg::{
 use iceberg_catalog_sql::SqlCatalog;
 
 use crate::catalog_db::{CatalogDb, SwapOutcome};
+use crate::manifest_cache::ManifestCache;
 use crate::table_cache::TableCache;
 
 #[derive(Debug)]
@@ -28,6 +29,7 @@ pub struct FloeCatalog {
     file_io: FileIO,
     runtime: Runtime,
     tables: TableCache,
+    manifests: ManifestCache,
 }
 
 impl FloeCatalog {
@@ -38,11 +40,17 @@ impl FloeCatalog {
             file_io,
             runtime,
             tables: TableCache::default(),
+            manifests: ManifestCache::default(),
         }
     }
 
     pub fn file_io(&self) -> &FileIO {
         &self.file_io
+    }
+
+    /// Manifests read by earlier scans, shared by every table of the catalog.
+    pub fn manifests(&self) -> &ManifestCache {
+        &self.manifests
     }
 
     /// Makes `staged` (built on top of the metadata at `base_location`) the table's current

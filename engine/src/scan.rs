@@ -1,7 +1,8 @@
 //! `IcebergScanExec`: the root of an Iceberg table scan in a physical plan. It reads
 //! through its child (DataFusion's Parquet scan over the planned files) and makes Iceberg's
-//! pruning visible: `EXPLAIN` shows the pushed predicate and how many data files were
-//! planned out of the snapshot's total, and `EXPLAIN ANALYZE` reports them as metrics.
+//! pruning visible: `EXPLAIN` shows the pushed predicate and how many manifests and data
+//! files planning kept out of the snapshot's totals, and `EXPLAIN ANALYZE` reports each
+//! stage as metrics. (Row groups and bytes read are the child's metrics.)
 
 use std::any::Any;
 use std::fmt;
@@ -13,6 +14,8 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 
+use crate::pruning::PlanningCounts;
+
 /// What Iceberg's planning kept and skipped for one scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruningSummary {
@@ -20,12 +23,27 @@ pub struct PruningSummary {
     pub table: String,
     /// The Iceberg predicate planning used, if any filter translated.
     pub predicate: Option<String>,
-    /// Data files in the snapshot (from its summary; `None` if the writer did not record it).
-    pub data_files_total: Option<u64>,
+    /// Manifests and data files in the snapshot, and how many the partition stages ruled out.
+    pub counts: PlanningCounts,
     /// Data files left to read after pruning.
     pub data_files_scanned: u64,
     /// Bytes in those files.
     pub bytes_scanned: u64,
+}
+
+impl PruningSummary {
+    pub fn pruned_by_partition(&self) -> u64 {
+        let c = &self.counts;
+        c.data_files_total
+            .saturating_sub(c.data_files_after_partitions)
+    }
+
+    /// Files the column bounds ruled out: what the partition stages left, less what is read.
+    pub fn pruned_by_metrics(&self) -> u64 {
+        self.counts
+            .data_files_after_partitions
+            .saturating_sub(self.data_files_scanned)
+    }
 }
 
 #[derive(Debug)]
@@ -43,13 +61,20 @@ impl IcebergScanExec {
                 .global_counter(name)
                 .add(value as usize);
         };
-        if let Some(total) = summary.data_files_total {
-            count("data_files_total", total);
-            count(
-                "data_files_pruned",
-                total.saturating_sub(summary.data_files_scanned),
-            );
-        }
+        let c = &summary.counts;
+        count("manifests_total", c.manifests_total);
+        count("manifests_skipped", c.manifests_skipped);
+        count("data_files_total", c.data_files_total);
+        count(
+            "data_files_pruned_by_partition",
+            c.data_files_total
+                .saturating_sub(c.data_files_after_partitions),
+        );
+        count(
+            "data_files_pruned_by_metrics",
+            c.data_files_after_partitions
+                .saturating_sub(summary.data_files_scanned),
+        );
         count("data_files_scanned", summary.data_files_scanned);
         count("data_bytes_planned", summary.bytes_scanned);
         Self {
@@ -67,10 +92,23 @@ impl DisplayAs for IcebergScanExec {
         if let Some(predicate) = &s.predicate {
             write!(f, ", predicate={predicate}")?;
         }
-        match s.data_files_total {
-            Some(total) => write!(f, ", data_files={} of {total}", s.data_files_scanned),
-            None => write!(f, ", data_files={}", s.data_files_scanned),
+        let c = &s.counts;
+        write!(
+            f,
+            ", manifests={} of {}, data_files={} of {}",
+            c.manifests_total - c.manifests_skipped,
+            c.manifests_total,
+            s.data_files_scanned,
+            c.data_files_total
+        )?;
+        let (by_partition, by_metrics) = (s.pruned_by_partition(), s.pruned_by_metrics());
+        if by_partition + by_metrics > 0 {
+            write!(
+                f,
+                " (pruned {by_partition} by partition, {by_metrics} by metrics)"
+            )?;
         }
+        Ok(())
     }
 }
 

@@ -13,8 +13,6 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::sink::DataSink;
 use datafusion::error::Result as DFResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
 use iceberg::arrow::record_batch_partition_splitter::RecordBatchPartitionSplitter;
@@ -34,6 +32,7 @@ use iceberg::{Catalog, ErrorKind};
 
 use crate::catalog::FloeCatalog;
 use crate::error::{FloeError, Result, sqlstate, to_datafusion};
+use crate::write_properties::writer_properties;
 
 /// How many times an append starts over after losing every retry to other writers.
 const COMMIT_ATTEMPTS: u32 = 20;
@@ -174,49 +173,6 @@ impl IcebergSink {
             let _ = self.table.file_io().delete(file.file_path()).await;
         }
     }
-}
-
-/// Parquet writer settings from the table's properties. Statistics are never truncated:
-/// truncated min/max values would make the bounds Iceberg records for pruning wrong.
-fn writer_properties(
-    properties: &std::collections::HashMap<String, String>,
-) -> Result<WriterProperties> {
-    let codec = properties
-        .get("write.parquet.compression-codec")
-        .map(|c| c.to_ascii_lowercase())
-        .unwrap_or_else(|| "zstd".to_string());
-    let level = properties
-        .get("write.parquet.compression-level")
-        .map(|l| {
-            l.parse::<i32>()
-                .map_err(|_| FloeError::invalid(format!("compression level {l} is not a number")))
-        })
-        .transpose()?;
-    let compression = match codec.as_str() {
-        "zstd" => Compression::ZSTD(
-            ZstdLevel::try_new(level.unwrap_or(3))
-                .map_err(|e| FloeError::invalid(e.to_string()))?,
-        ),
-        "gzip" => Compression::GZIP(match level {
-            Some(l) => {
-                GzipLevel::try_new(l as u32).map_err(|e| FloeError::invalid(e.to_string()))?
-            }
-            None => GzipLevel::default(),
-        }),
-        "snappy" => Compression::SNAPPY,
-        "lz4" => Compression::LZ4_RAW,
-        "uncompressed" | "none" => Compression::UNCOMPRESSED,
-        other => {
-            return Err(FloeError::invalid(format!(
-                "unknown write.parquet.compression-codec {other}; use zstd, gzip, snappy, lz4 or uncompressed"
-            )));
-        }
-    };
-    Ok(WriterProperties::builder()
-        .set_compression(compression)
-        .set_statistics_truncate_length(None)
-        .set_column_index_truncate_length(None)
-        .build())
 }
 
 impl fmt::Debug for IcebergSink {

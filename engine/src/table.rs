@@ -6,12 +6,12 @@
 //! streams into [`IcebergSink`].
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::stats::Precision;
 use datafusion::common::{DFSchema, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
@@ -27,8 +27,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use futures::TryStreamExt;
 use iceberg::arrow::schema_to_arrow_schema;
-use iceberg::expr::Predicate;
+use iceberg::expr::{Bind, Predicate};
 use iceberg::scan::FileScanTask;
+use iceberg::spec::{DataContentType, DataFile};
 use iceberg::table::Table;
 
 use crate::catalog::FloeCatalog;
@@ -36,8 +37,10 @@ use crate::error::{FloeError, iceberg_to_datafusion, to_datafusion};
 use crate::field_ids::FieldIdAdapterFactory;
 use crate::names::display_table;
 use crate::predicate::to_iceberg;
+use crate::pruning::count_pruning;
 use crate::scan::{IcebergScanExec, PruningSummary};
 use crate::sink::IcebergSink;
+use crate::statistics;
 
 #[derive(Debug)]
 pub struct IcebergTable {
@@ -75,13 +78,6 @@ impl IcebergTable {
             schema,
             file_schema,
         })
-    }
-
-    fn file_statistics(&self, rows: u64, task: &FileScanTask) -> Statistics {
-        let mut statistics = Statistics::new_unknown(&self.schema);
-        statistics.num_rows = Precision::Exact(rows as usize);
-        statistics.total_byte_size = Precision::Inexact(task.file_size_in_bytes as usize);
-        statistics
     }
 
     /// The data files of the current snapshot that `predicate` cannot rule out, as
@@ -168,22 +164,23 @@ impl TableProvider for IcebergTable {
             .and_then(|id| metadata.schema_by_id(id))
             .unwrap_or_else(|| metadata.current_schema());
         let predicate = to_iceberg(filters, metadata.current_schema(), scan_schema);
-        let mut summary = PruningSummary {
+        let manifests = self
+            .catalog
+            .manifests()
+            .current(&self.table)
+            .await
+            .map_err(iceberg_to_datafusion)?;
+        let bound = predicate
+            .clone()
+            .and_then(|p| p.rewrite_not().bind(scan_schema.clone(), true).ok());
+        let tasks = self.plan_files(predicate.clone()).await?;
+        let summary = PruningSummary {
             table: display_table(self.table.identifier()),
             predicate: predicate.as_ref().map(|p| p.to_string()),
-            // No snapshot: nothing written yet. Otherwise the writer's summary, if it kept one.
-            data_files_total: metadata.current_snapshot().map_or(Some(0), |snapshot| {
-                snapshot
-                    .summary()
-                    .additional_properties
-                    .get("total-data-files")
-                    .and_then(|n| n.parse().ok())
-            }),
-            ..Default::default()
+            counts: count_pruning(&manifests, bound.as_ref(), metadata, scan_schema),
+            data_files_scanned: tasks.len() as u64,
+            bytes_scanned: tasks.iter().map(|t| t.file_size_in_bytes).sum(),
         };
-        let tasks = self.plan_files(predicate).await?;
-        summary.data_files_scanned = tasks.len() as u64;
-        summary.bytes_scanned = tasks.iter().map(|t| t.file_size_in_bytes).sum();
         if tasks.is_empty() {
             let projected = match projection {
                 Some(indices) => Arc::new(self.schema.project(indices)?),
@@ -194,8 +191,15 @@ impl TableProvider for IcebergTable {
                 Arc::new(EmptyExec::new(projected)),
             )));
         }
-        // Manifests record each data file's row count exactly, so DataFusion knows the row
-        // count of the scan (and answers `count(*)` without reading any file).
+        // Manifests record each data file's row count exactly and its columns' bounds, so
+        // DataFusion knows the scan's statistics (and answers `count(*)` reading no file).
+        let entries: HashMap<&str, &DataFile> = manifests
+            .iter()
+            .flat_map(|(_, manifest)| manifest.entries())
+            .filter(|entry| entry.is_alive() && entry.content_type() == DataContentType::Data)
+            .map(|entry| (entry.data_file().file_path(), entry.data_file()))
+            .collect();
+        let mut file_statistics = Vec::with_capacity(tasks.len());
         let files: Vec<PartitionedFile> = tasks
             .iter()
             .map(|task| {
@@ -203,17 +207,24 @@ impl TableProvider for IcebergTable {
                     object_path(&task.data_file_path),
                     task.file_size_in_bytes,
                 );
-                match task.record_count {
-                    Some(rows) => file.with_statistics(Arc::new(self.file_statistics(rows, task))),
-                    None => file,
+                match entries.get(task.data_file_path.as_str()) {
+                    Some(entry) => {
+                        let statistics = statistics::file_statistics(
+                            entry,
+                            metadata.current_schema(),
+                            &self.schema,
+                        );
+                        file_statistics.push(statistics.clone());
+                        file.with_statistics(Arc::new(statistics))
+                    }
+                    None => {
+                        file_statistics.push(Statistics::new_unknown(&self.schema));
+                        file
+                    }
                 }
             })
             .collect();
-        let mut statistics = Statistics::new_unknown(&self.schema);
-        if let Some(rows) = tasks.iter().map(|t| t.record_count).sum::<Option<u64>>() {
-            statistics.num_rows = Precision::Exact(rows as usize);
-        }
-        statistics.total_byte_size = Precision::Inexact(summary.bytes_scanned as usize);
+        let statistics = statistics::merge(&file_statistics, &self.schema);
 
         let mut source = ParquetSource::new(self.schema.clone());
         if let Some(predicate) = conjunction(filters.iter().cloned()) {

@@ -1,0 +1,163 @@
+//! Parquet writer settings from an Iceberg table's `write.parquet.*` properties.
+//!
+//! Statistics are never truncated: a truncated min/max would make the bounds Iceberg
+//! records for pruning wrong.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use datafusion::parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use datafusion::parquet::schema::types::ColumnPath;
+
+use crate::error::{FloeError, Result};
+
+const CODEC: &str = "write.parquet.compression-codec";
+const CODEC_LEVEL: &str = "write.parquet.compression-level";
+const ROW_GROUP_ROWS: &str = "write.parquet.row-group-limit";
+const PAGE_ROWS: &str = "write.parquet.page-row-limit";
+const PAGE_BYTES: &str = "write.parquet.page-size-bytes";
+const BLOOM_ENABLED: &str = "write.parquet.bloom-filter-enabled.column.";
+const BLOOM_FPP: &str = "write.parquet.bloom-filter-fpp.column.";
+const BLOOM_NDV: &str = "write.parquet.bloom-filter-ndv.column.";
+
+pub fn writer_properties(properties: &HashMap<String, String>) -> Result<WriterProperties> {
+    let mut builder = WriterProperties::builder()
+        .set_compression(compression(properties)?)
+        .set_statistics_truncate_length(None)
+        .set_column_index_truncate_length(None);
+    if let Some(rows) = number::<usize>(properties, ROW_GROUP_ROWS)? {
+        builder = builder.set_max_row_group_row_count(Some(rows.max(1)));
+    }
+    if let Some(rows) = number::<usize>(properties, PAGE_ROWS)? {
+        // The writer checks the page limit between write batches, so small pages need
+        // batches no larger than a page.
+        builder = builder
+            .set_data_page_row_count_limit(rows.max(1))
+            .set_write_batch_size(rows.clamp(1, 1024));
+    }
+    if let Some(bytes) = number::<usize>(properties, PAGE_BYTES)? {
+        builder = builder.set_data_page_size_limit(bytes.max(1));
+    }
+    builder = bloom_filters(builder, properties)?;
+    Ok(builder.build())
+}
+
+fn compression(properties: &HashMap<String, String>) -> Result<Compression> {
+    let codec = properties
+        .get(CODEC)
+        .map(|c| c.to_ascii_lowercase())
+        .unwrap_or_else(|| "zstd".to_string());
+    let level = number::<i32>(properties, CODEC_LEVEL)?;
+    let invalid = |e: datafusion::parquet::errors::ParquetError| FloeError::invalid(e.to_string());
+    Ok(match codec.as_str() {
+        "zstd" => Compression::ZSTD(ZstdLevel::try_new(level.unwrap_or(3)).map_err(invalid)?),
+        "gzip" => Compression::GZIP(match level {
+            Some(l) => GzipLevel::try_new(l as u32).map_err(invalid)?,
+            None => GzipLevel::default(),
+        }),
+        "snappy" => Compression::SNAPPY,
+        "lz4" => Compression::LZ4_RAW,
+        "uncompressed" | "none" => Compression::UNCOMPRESSED,
+        other => {
+            return Err(FloeError::invalid(format!(
+                "unknown {CODEC} {other}; use zstd, gzip, snappy, lz4 or uncompressed"
+            )));
+        }
+    })
+}
+
+/// Bloom filters for the columns named by `write.parquet.bloom-filter-enabled.column.<c>`,
+/// sized by the optional per-column false-positive rate and expected distinct values.
+fn bloom_filters(
+    mut builder: WriterPropertiesBuilder,
+    properties: &HashMap<String, String>,
+) -> Result<WriterPropertiesBuilder> {
+    for (key, value) in properties {
+        let Some(column) = key.strip_prefix(BLOOM_ENABLED) else {
+            continue;
+        };
+        if !value.eq_ignore_ascii_case("true") {
+            continue;
+        }
+        let path = ColumnPath::from(column.split('.').map(str::to_string).collect::<Vec<_>>());
+        builder = builder.set_column_bloom_filter_enabled(path.clone(), true);
+        if let Some(fpp) = number::<f64>(properties, &format!("{BLOOM_FPP}{column}"))? {
+            if !(fpp > 0.0 && fpp < 1.0) {
+                return Err(FloeError::invalid(format!(
+                    "{BLOOM_FPP}{column} must be between 0 and 1, not {fpp}"
+                )));
+            }
+            builder = builder.set_column_bloom_filter_fpp(path.clone(), fpp);
+        }
+        if let Some(ndv) = number::<u64>(properties, &format!("{BLOOM_NDV}{column}"))? {
+            builder = builder.set_column_bloom_filter_ndv(path, ndv);
+        }
+    }
+    Ok(builder)
+}
+
+fn number<T: FromStr>(properties: &HashMap<String, String>, key: &str) -> Result<Option<T>> {
+    properties
+        .get(key)
+        .map(|v| {
+            v.trim().parse::<T>().map_err(|_| {
+                FloeError::invalid(format!("table property {key} must be a number, not {v}"))
+            })
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_to_zstd_without_truncated_statistics() {
+        let p = writer_properties(&HashMap::new()).unwrap();
+        let column = ColumnPath::from("c");
+        assert!(matches!(p.compression(&column), Compression::ZSTD(_)));
+        assert_eq!(p.statistics_truncate_length(), None);
+        assert!(p.bloom_filter_properties(&column).is_none());
+    }
+
+    #[test]
+    fn reads_row_group_page_and_bloom_filter_settings() {
+        let p = writer_properties(&props(&[
+            (ROW_GROUP_ROWS, "1000"),
+            (PAGE_ROWS, "100"),
+            ("write.parquet.bloom-filter-enabled.column.id", "true"),
+            ("write.parquet.bloom-filter-fpp.column.id", "0.01"),
+            ("write.parquet.bloom-filter-ndv.column.id", "5000"),
+        ]))
+        .unwrap();
+        assert_eq!(p.max_row_group_row_count(), Some(1000));
+        assert_eq!(p.data_page_row_count_limit(), 100);
+        let bloom = p.bloom_filter_properties(&ColumnPath::from("id")).unwrap();
+        assert_eq!((bloom.fpp, bloom.ndv), (0.01, 5000));
+        assert!(
+            p.bloom_filter_properties(&ColumnPath::from("other"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_property() {
+        let err = writer_properties(&props(&[(ROW_GROUP_ROWS, "many")])).unwrap_err();
+        assert!(err.to_string().contains(ROW_GROUP_ROWS), "{err}");
+        let err = writer_properties(&props(&[
+            ("write.parquet.bloom-filter-enabled.column.id", "true"),
+            ("write.parquet.bloom-filter-fpp.column.id", "2"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("fpp"), "{err}");
+        assert!(writer_properties(&props(&[(CODEC, "brotli9")])).is_err());
+    }
+}
