@@ -3,6 +3,7 @@
 
 mod catalog;
 mod catalog_db;
+pub mod catalog_info;
 mod ddl;
 mod engine;
 pub mod error;
@@ -19,6 +20,7 @@ mod table_cache;
 mod types;
 pub mod warehouse;
 
+pub use catalog_info::{ColumnInfo, TableDetails};
 pub use datafusion::arrow;
 pub use engine::Engine;
 pub use error::{FloeError, Result};
