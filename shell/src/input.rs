@@ -18,7 +18,7 @@ pub fn split_input(text: &str, at_end: bool) -> (Vec<Piece>, String) {
     let mut pieces = Vec::new();
     let mut rest = text;
     loop {
-        let trimmed = rest.trim_start();
+        let trimmed = skip_comments(rest);
         if let Some(command) = trimmed.strip_prefix('\\') {
             match command.find('\n') {
                 Some(end) => {
@@ -63,6 +63,23 @@ pub fn in_string_literal(text: &str) -> bool {
         };
     }
     false
+}
+
+/// `text` without its leading whitespace and comments, so a comment line before a
+/// meta-command does not make it part of a statement.
+fn skip_comments(text: &str) -> &str {
+    let mut rest = text.trim_start();
+    loop {
+        let bytes = rest.as_bytes();
+        let skipped = if rest.starts_with("--") {
+            skip_line(bytes, 0)
+        } else if rest.starts_with("/*") {
+            skip_block_comment(rest, 0)
+        } else {
+            return rest;
+        };
+        rest = rest[skipped..].trim_start();
+    }
 }
 
 /// Byte index just past the `;` ending the first statement of `text`, if it has one.
@@ -155,6 +172,8 @@ mod tests {
         );
         // Inside a statement a backslash is just text.
         assert_eq!(rest, "select\n\\x");
+        let (pieces, _) = split_input("-- first\n/* a */ \\dn\nselect 1;", false);
+        assert_eq!(pieces[0], Piece::Meta("\\dn".into()));
         let (pieces, rest) = split_input("select 1;\n\\q", true);
         assert_eq!(pieces.last(), Some(&Piece::Meta("\\q".into())));
         assert_eq!(rest, "");

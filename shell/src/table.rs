@@ -75,7 +75,13 @@ pub fn write_aligned(
             .set_width(width)
             .set_truncation_indicator("…");
     }
-    table.set_header(cells.header.iter().map(Cell::new));
+    // Headers stay left-aligned over right-aligned numbers, as psql draws them.
+    table.set_header(
+        cells
+            .header
+            .iter()
+            .map(|h| Cell::new(h).set_alignment(CellAlignment::Left)),
+    );
     for row in &cells.rows {
         table.add_row(row.iter().map(|cell| match cell {
             Some(text) => Cell::new(text),
