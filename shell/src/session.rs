@@ -217,9 +217,11 @@ impl<'a> Session<'a> {
         let terminal = matches!(self.sink, Sink::Stdout(_)) && std::io::stdout().is_terminal();
         Destination {
             // comfy-table asks the terminal for its size (it does so only on a terminal).
+            // A pseudo-terminal nobody sized reports 0 columns: treat that as unknown.
             width: terminal
                 .then(|| comfy_table::Table::new().width())
-                .flatten(),
+                .flatten()
+                .filter(|w| *w >= 20),
             styled: terminal,
         }
     }
