@@ -80,7 +80,7 @@ impl Format {
                 let mut cells = Cells::new(&schema);
                 let mut more = false;
                 'read: while let Some(batch) = stream.next().await {
-                    for row in cell_texts(&batch?)? {
+                    for row in cell_texts(&batch?, true)? {
                         if settings.max_rows > 0 && cells.rows.len() == settings.max_rows {
                             more = true;
                             break 'read;
@@ -135,8 +135,9 @@ impl Format {
                 } else {
                     ""
                 };
+                let readable = *self == Format::Markdown;
                 while let Some(batch) = stream.next().await {
-                    for row in cell_texts(&batch?)? {
+                    for row in cell_texts(&batch?, readable)? {
                         let row = row
                             .into_iter()
                             .map(|c| c.unwrap_or_else(|| null.to_string()))
@@ -169,12 +170,19 @@ impl Format {
     }
 }
 
-/// The text of every cell of `batch`, row by row; `None` for NULL.
-pub fn cell_texts(batch: &RecordBatch) -> Result<Vec<Vec<Option<String>>>, FloeError> {
-    // SQL's spelling of timestamps (a space, not ISO's `T`), as psql shows them.
-    let options = FormatOptions::default()
-        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
-        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"));
+/// The text of every cell of `batch`, row by row; `None` for NULL. For people (`readable`)
+/// timestamps are spelled as SQL writes them, with a space; data formats keep ISO 8601.
+pub fn cell_texts(
+    batch: &RecordBatch,
+    readable: bool,
+) -> Result<Vec<Vec<Option<String>>>, FloeError> {
+    let options = if readable {
+        FormatOptions::default()
+            .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
+            .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"))
+    } else {
+        FormatOptions::default()
+    };
     let formatters = batch
         .columns()
         .iter()
