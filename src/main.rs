@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use floe_engine::Engine;
 use floe_engine::warehouse::DEFAULT_WAREHOUSE_DIR;
-use floe_shell::{Format, ShellOptions};
+use floe_shell::{DEFAULT_MAX_ROWS, Format, Settings};
 
 #[derive(Parser)]
 #[command(name = "floe", version, about = "Floe: SQL over Apache Iceberg tables")]
@@ -30,6 +30,9 @@ struct Cli {
     /// In -c/-f/piped scripts, go on after a failing statement (exit code is still 1).
     #[arg(long)]
     continue_on_error: bool,
+    /// Most rows the table format shows before it stops reading a result (0 = all).
+    #[arg(long, default_value_t = DEFAULT_MAX_ROWS)]
+    max_rows: usize,
     #[command(subcommand)]
     subcommand: Option<Command>,
 }
@@ -56,11 +59,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
-}
-
-async fn run(cli: Cli) -> ExitCode {
-    let engine = match Engine::open(&cli.warehouse).await {
+    let engine = match runtime.block_on(Engine::open(&cli.warehouse)) {
         Ok(engine) => engine,
         Err(err) => {
             eprintln!(
@@ -72,7 +71,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     if let Some(Command::Serve { listen }) = cli.subcommand {
-        return match floe_server::serve(engine, &listen).await {
+        return match runtime.block_on(floe_server::serve(engine, &listen)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("floe serve: {err}");
@@ -80,10 +79,12 @@ async fn run(cli: Cli) -> ExitCode {
             }
         };
     }
-    let options = ShellOptions {
+    let settings = Settings {
         format: cli.format,
         quiet: cli.quiet,
         continue_on_error: cli.continue_on_error,
+        max_rows: cli.max_rows,
+        ..Settings::default()
     };
     let script = if let Some(command) = cli.command {
         Some(command)
@@ -105,20 +106,20 @@ async fn run(cli: Cli) -> ExitCode {
     } else {
         None
     };
-    match script {
-        Some(text) => {
-            if floe_shell::run_script(&engine, &text, &options).await {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        None => match floe_shell::run_interactive(&engine, &options).await {
-            Ok(()) => ExitCode::SUCCESS,
+    let ok = match script {
+        Some(text) => runtime.block_on(floe_shell::run_script(&engine, &text, settings)),
+        // The shell enters the runtime per statement, so it runs outside `block_on`.
+        None => match floe_shell::run_interactive(&engine, settings, runtime.handle()) {
+            Ok(()) => true,
             Err(err) => {
                 eprintln!("floe: {err}");
-                ExitCode::FAILURE
+                false
             }
         },
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod catalog_db;
+pub mod catalog_info;
 mod ddl;
 mod engine;
 pub mod error;
@@ -23,6 +24,7 @@ mod types;
 pub mod warehouse;
 mod write_properties;
 
+pub use catalog_info::{ColumnInfo, TableDetails};
 pub use datafusion::arrow;
 pub use engine::Engine;
 pub use error::{FloeError, Result};

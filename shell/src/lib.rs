@@ -1,88 +1,46 @@
-//! Floe's interactive shell and script runner: a face over the engine that reads SQL,
-//! sends each statement down the engine's statement path and renders what comes back.
+//! Floe's interactive shell and script runner: a face over the engine that reads SQL and
+//! meta-commands, sends each statement down the engine's statement path and renders what
+//! comes back.
 
+mod command;
+mod completion;
 mod format;
+mod helper;
 mod input;
+mod progress;
+mod session;
+mod settings;
+mod table;
 
-use std::io::{IsTerminal, Write};
+use std::cell::RefCell;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::rc::Rc;
 
-use floe_engine::{Engine, FloeError, Output};
-use futures::StreamExt;
-use rustyline::DefaultEditor;
+use floe_engine::Engine;
+use rustyline::config::Config;
 use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{CompletionType, Editor};
+use tokio::runtime::Handle;
 
 pub use format::Format;
+use helper::ShellHelper;
+use input::split_input;
+use session::{Flow, Session};
+pub use settings::{DEFAULT_MAX_ROWS, Expanded, Settings};
 
-#[derive(Debug, Clone)]
-pub struct ShellOptions {
-    pub format: Format,
-    /// Print only results: no command tags.
-    pub quiet: bool,
-    /// In scripts, report a failing statement and go on with the next.
-    pub continue_on_error: bool,
-}
+/// Entries kept in `~/.floe_history`; older ones are dropped.
+const HISTORY_SIZE: usize = 2000;
+const PROMPT: &str = "floe> ";
+/// Shown while a statement waits for its terminating `;`.
+const CONTINUATION_PROMPT: &str = "  ... ";
 
-/// Runs every statement of a script (`-c`, `-f` or piped input). Stops at the first error
-/// unless `continue_on_error`; returns whether every statement succeeded.
-pub async fn run_script(engine: &Engine, text: &str, options: &ShellOptions) -> bool {
-    let (mut statements, rest) = input::split_statements(text);
-    statements.push(rest);
-    let mut ok = true;
-    let stdout = std::io::stdout();
-    for statement in statements {
-        let mut out = stdout.lock();
-        if let Err(err) = run_text(engine, &statement, options, &mut out).await {
-            report(&err);
-            ok = false;
-            if !options.continue_on_error {
-                break;
-            }
-        }
-    }
-    ok
-}
-
-/// Runs the statements in `text` and writes their results to `out`.
-async fn run_text(
-    engine: &Engine,
-    text: &str,
-    options: &ShellOptions,
-    out: &mut dyn Write,
-) -> Result<(), FloeError> {
-    for statement in engine.parse(text)? {
-        let output = engine.execute(statement).await?;
-        render(output, options, out).await?;
-    }
-    Ok(())
-}
-
-async fn render(
-    output: Output,
-    options: &ShellOptions,
-    out: &mut dyn Write,
-) -> Result<(), FloeError> {
-    match output {
-        Output::Rows(mut stream) => {
-            let schema = stream.schema();
-            let mut batches = Vec::new();
-            while let Some(batch) = stream.next().await {
-                batches.push(batch?);
-            }
-            options.format.write_rows(out, &schema, &batches)?;
-        }
-        Output::Command { tag, rows } => {
-            if !options.quiet {
-                options.format.write_command(out, tag, rows)?;
-            }
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
-fn report(err: &FloeError) {
-    eprintln!("ERROR: {} (SQLSTATE {})", err.message, err.sqlstate);
+/// Runs every statement and meta-command of a script (`-c`, `-f` or piped input). Stops at
+/// the first error unless `continue_on_error`; returns whether everything succeeded.
+pub async fn run_script(engine: &Engine, text: &str, settings: Settings) -> bool {
+    let mut session = Session::new(engine, settings, false);
+    session.run_script(text).await.0
 }
 
 fn history_path() -> Option<PathBuf> {
@@ -90,55 +48,83 @@ fn history_path() -> Option<PathBuf> {
 }
 
 /// The interactive loop: reads lines until a statement is complete, runs it, repeats.
-/// Ctrl-C clears the line being typed; Ctrl-D exits.
-pub async fn run_interactive(engine: &Engine, options: &ShellOptions) -> rustyline::Result<()> {
-    let mut editor = DefaultEditor::new()?;
+/// Ctrl-C clears the input (or cancels a running statement); Ctrl-D or `\q` exits.
+/// Runs outside the async runtime and enters it through `runtime` for each statement, so
+/// that completion can also query the catalog while a line is being edited.
+pub fn run_interactive(
+    engine: &Engine,
+    settings: Settings,
+    runtime: &Handle,
+) -> rustyline::Result<()> {
+    let config = Config::builder()
+        .max_history_size(HISTORY_SIZE)?
+        .history_ignore_dups(true)?
+        .history_ignore_space(true)
+        .completion_type(CompletionType::List)
+        .build();
+    let pending = Rc::new(RefCell::new(String::new()));
+    let mut editor: Editor<ShellHelper, FileHistory> = Editor::with_config(config)?;
+    editor.set_helper(Some(ShellHelper::new(
+        engine,
+        runtime.clone(),
+        pending.clone(),
+    )));
     let history = history_path();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
+    let mut session = Session::new(engine, settings, true);
+    session.history = editor.history().iter().cloned().collect();
     if std::io::stdout().is_terminal() {
         println!(
-            "Floe {} on warehouse {}. Type SQL ending with ';', or \\q to quit.",
+            "Floe {} on warehouse {}. Statements end with ';'. \\? for help, \\q to quit.",
             env!("CARGO_PKG_VERSION"),
             engine.warehouse().root.display()
         );
     }
-    let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() {
-            "floe> "
+        let prompt = if pending.borrow().is_empty() {
+            PROMPT
         } else {
-            "  ... "
+            CONTINUATION_PROMPT
         };
         match editor.readline(prompt) {
             Ok(line) => {
-                if pending.is_empty() && line.trim() == "\\q" {
-                    break;
-                }
-                pending.push_str(&line);
-                pending.push('\n');
-                let (statements, rest) = input::split_statements(&pending);
-                for statement in statements {
-                    let _ = editor.add_history_entry(statement.as_str());
-                    let mut out = std::io::stdout().lock();
-                    if let Err(err) = run_text(engine, &statement, options, &mut out).await {
-                        report(&err);
-                    }
-                }
-                pending = if rest.trim().is_empty() {
+                let (pieces, rest) = {
+                    let mut text = pending.borrow_mut();
+                    text.push_str(&line);
+                    text.push('\n');
+                    split_input(&text, false)
+                };
+                *pending.borrow_mut() = if rest.trim().is_empty() {
                     String::new()
                 } else {
                     rest
                 };
+                for piece in pieces {
+                    let entry = match &piece {
+                        input::Piece::Sql(sql) | input::Piece::Meta(sql) => sql.clone(),
+                    };
+                    if editor.add_history_entry(entry.as_str())? {
+                        session.history.push(entry);
+                        if let Some(path) = &history {
+                            let _ = editor.append_history(path);
+                        }
+                    }
+                    match runtime.block_on(session.run_piece(&piece)) {
+                        Ok(Flow::Continue) => {}
+                        Ok(Flow::Quit) => return Ok(()),
+                        Err(err) => session.report(&err, &piece),
+                    }
+                }
             }
-            Err(ReadlineError::Interrupted) => pending.clear(),
-            Err(ReadlineError::Eof) => break,
+            Err(ReadlineError::Interrupted) => pending.borrow_mut().clear(),
+            Err(ReadlineError::Eof) => {
+                println!();
+                break;
+            }
             Err(err) => return Err(err),
         }
-    }
-    if let Some(path) = &history {
-        let _ = editor.save_history(path);
     }
     Ok(())
 }
