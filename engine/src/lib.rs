@@ -11,8 +11,11 @@ mod live_catalog;
 mod names;
 pub mod output;
 pub mod parser;
+mod pg_compat;
 mod predicate;
 mod scan;
+mod session_statement;
+pub mod settings;
 mod sink;
 mod table;
 mod table_cache;
@@ -20,7 +23,14 @@ mod types;
 pub mod warehouse;
 
 pub use datafusion::arrow;
-pub use engine::Engine;
+
+/// The SQL syntax trees statements carry, for faces that look inside them.
+pub mod sql {
+    pub use datafusion::sql::parser::Statement as DFStatement;
+    pub use datafusion::sql::sqlparser::ast;
+}
+pub use datafusion::common::ParamValues;
+pub use engine::{Described, Engine};
 pub use error::{FloeError, Result};
 pub use output::Output;
 pub use parser::Statement;
