@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::parser::{ResetStatement, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     DiscardObject, Expr, Ident, ObjectName, Reset, Set, Statement as SqlStatement,
     TransactionIsolationLevel, TransactionMode, Value,
@@ -36,8 +36,20 @@ pub enum SessionStatement {
 impl SessionStatement {
     /// The session statement `statement` is, if it is one.
     pub fn recognise(statement: &DFStatement) -> Option<SessionStatement> {
-        let DFStatement::Statement(statement) = statement else {
-            return None;
+        let statement = match statement {
+            DFStatement::Statement(statement) => statement,
+            // DataFusion parses RESET itself.
+            DFStatement::Reset(ResetStatement::Variable(name)) => {
+                let name = object_name(name);
+                return if name.eq_ignore_ascii_case("all") {
+                    Some(SessionStatement::ResetAll)
+                } else if is_datafusion_name(&name) {
+                    None
+                } else {
+                    Some(SessionStatement::Reset { name })
+                };
+            }
+            _ => return None,
         };
         Some(match statement.as_ref() {
             SqlStatement::Set(set) => return recognise_set(set),
@@ -278,6 +290,13 @@ mod tests {
             Some(SessionStatement::Begin { tag: "BEGIN" })
         );
         assert_eq!(recognise("ROLLBACK"), Some(SessionStatement::Rollback));
+        assert_eq!(
+            recognise("RESET TimeZone"),
+            Some(SessionStatement::Reset {
+                name: "TimeZone".into()
+            })
+        );
+        assert_eq!(recognise("RESET ALL"), Some(SessionStatement::ResetAll));
         assert_eq!(
             recognise("DISCARD ALL"),
             Some(SessionStatement::Discard { tag: "DISCARD ALL" })

@@ -42,11 +42,12 @@ impl Connection {
             .insert(name.to_string());
     }
 
-    pub fn forget_statement(&self, name: &str) {
+    /// Whether `name` was one of the client's prepared statements.
+    pub fn forget_statement(&self, name: &str) -> bool {
         self.statements
             .lock()
             .expect("statements lock")
-            .remove(name);
+            .remove(name)
     }
 
     pub fn take_statements(&self) -> BTreeSet<String> {

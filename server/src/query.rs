@@ -25,14 +25,14 @@ use crate::connection::{Connection, connection_of, report_changes};
 use crate::control::StatementLimits;
 use crate::results::{error_info, respond, to_pg_error, user_error};
 
-/// What the protocol asks the session to forget: prepared statements by name.
+/// Prepared statements the protocol layer keeps, which a statement drops.
 enum Forget {
     Statement(String),
     All,
 }
 
-/// `DEALLOCATE [PREPARE] name | ALL` and `DISCARD ALL` drop the connection's prepared
-/// statements, which the protocol layer keeps.
+/// `DEALLOCATE [PREPARE] name | ALL` (answered by the server for the statements made
+/// with Parse) and `DISCARD ALL` (which also resets the session's settings in the engine).
 fn forgets(statement: &Statement) -> Option<Forget> {
     let Statement::DataFusion(df) = statement else {
         return None;
@@ -55,13 +55,15 @@ fn forgets(statement: &Statement) -> Option<Forget> {
     }
 }
 
-/// The parser types the server inspects, as the engine re-exports them.
-mod datafusion {
-    pub use floe_engine::sql::DFStatement;
-    pub use floe_engine::sql::ast::{DiscardObject, Statement as SqlStatement};
+fn is_deallocate(statement: &Statement) -> bool {
+    matches!(statement, Statement::DataFusion(df) if matches!(df.as_ref(),
+        datafusion::DFStatement::Statement(sql)
+            if matches!(sql.as_ref(), datafusion::SqlStatement::Deallocate { .. })))
 }
 
-fn forget<C>(client: &C, connection: &Connection, what: &Forget)
+/// Drops what `what` names from the protocol layer. DEALLOCATE of a name the protocol
+/// does not know is left to the engine (a statement made with SQL PREPARE).
+fn forget<C>(client: &C, connection: &Connection, what: &Forget) -> bool
 where
     C: ClientPortalStore,
     C::PortalStore: PortalStore,
@@ -69,16 +71,24 @@ where
     let store = client.portal_store();
     match what {
         Forget::Statement(name) => {
+            let known = connection.forget_statement(name);
             store.rm_statement(name);
-            connection.forget_statement(name);
+            known
         }
         Forget::All => {
             for name in connection.take_statements() {
                 store.rm_statement(&name);
             }
             store.clear_portals();
+            true
         }
     }
+}
+
+/// The parser types the server inspects, as the engine re-exports them.
+mod datafusion {
+    pub use floe_engine::sql::DFStatement;
+    pub use floe_engine::sql::ast::{DiscardObject, Statement as SqlStatement};
 }
 
 #[async_trait]
@@ -102,12 +112,14 @@ impl SimpleQueryHandler for Backend {
         let before = session.settings();
         let mut responses = Vec::with_capacity(statements.len());
         for statement in statements {
-            if let Some(Forget::Statement(name)) = forgets(&statement) {
-                forget(client, &connection, &Forget::Statement(name));
+            let forgetting = forgets(&statement);
+            if is_deallocate(&statement)
+                && let Some(what) = &forgetting
+                && forget(client, &connection, what)
+            {
                 responses.push(Response::Execution(Tag::new("DEALLOCATE")));
                 continue;
             }
-            let forgetting = forgets(&statement);
             connection.cancel.rearm();
             let limits = StatementLimits::new(
                 connection.cancel.clone(),
@@ -116,7 +128,7 @@ impl SimpleQueryHandler for Backend {
             match limits.run(session.execute(statement)).await {
                 Ok(output) => {
                     if let Some(what) = &forgetting {
-                        forget(client, &connection, what);
+                        let _ = forget(client, &connection, what);
                     }
                     responses.push(respond(output, &Format::UnifiedText, limits)?);
                 }
@@ -259,8 +271,10 @@ impl ExtendedQueryHandler for Backend {
             return Ok(Response::EmptyQuery);
         };
         let forgetting = forgets(&statement);
-        if let Some(Forget::Statement(name)) = &forgetting {
-            forget(client, &connection, &Forget::Statement(name.clone()));
+        if is_deallocate(&statement)
+            && let Some(what) = &forgetting
+            && forget(client, &connection, what)
+        {
             return Ok(Response::Execution(Tag::new("DEALLOCATE")));
         }
         let inferred: Vec<Option<&DataType>> = prepared
@@ -285,7 +299,7 @@ impl ExtendedQueryHandler for Backend {
         };
         let output = limits.run(work).await.map_err(to_pg_error)?;
         if let Some(what) = &forgetting {
-            forget(client, &connection, what);
+            let _ = forget(client, &connection, what);
         }
         report_changes(client, &before, &session.settings()).await?;
         respond(output, &portal.result_column_format, limits)

@@ -4,11 +4,16 @@
 
 use std::sync::Arc;
 
+use floe_engine::arrow::array::RecordBatch;
+use floe_engine::arrow::compute::cast;
+use floe_engine::arrow::datatypes::{DataType, Field, Schema};
 use floe_engine::{FloeError, Output};
 use futures::{StreamExt, stream};
 use pgwire::api::portal::Format;
+use pgwire::api::results::FieldInfo;
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::data::DataRow;
 
 use crate::control::StatementLimits;
 
@@ -38,17 +43,63 @@ pub fn respond(output: Output, format: &Format, limits: StatementLimits) -> PgWi
             )?);
             let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
             let row_fields = fields.clone();
-            let rows = limits.guard(batches).flat_map(move |batch| match batch {
-                Ok(batch) => stream::iter(
-                    arrow_pg::datatypes::encode_recordbatch(row_fields.clone(), batch)
-                        .collect::<Vec<_>>(),
-                )
-                .left_stream(),
-                Err(err) => stream::iter(vec![Err(to_pg_error(err))]).right_stream(),
+            let rows = limits.guard(batches).flat_map(move |batch| {
+                stream::iter(match batch.and_then(encodable) {
+                    Ok(batch) => encode_rows(row_fields.clone(), batch),
+                    Err(err) => vec![Err(to_pg_error(err))],
+                })
             });
             Ok(Response::Query(QueryResponse::new(fields, rows)))
         }
     }
+}
+
+/// The rows of `batch`, up to the first value that cannot be encoded (whose error ends
+/// the list: arrow-pg's row iterator repeats a failing row for ever).
+fn encode_rows(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<PgWireResult<DataRow>> {
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for row in arrow_pg::datatypes::encode_recordbatch(fields, batch) {
+        let failed = row.is_err();
+        rows.push(row);
+        if failed {
+            break;
+        }
+    }
+    rows
+}
+
+/// Columns arrow-pg describes but cannot encode, recast to the type it encodes the same
+/// way: fixed-size binary (Iceberg `fixed` and `uuid`) is sent as `bytea`.
+fn encodable(batch: RecordBatch) -> Result<RecordBatch, FloeError> {
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::FixedSizeBinary(_)))
+    {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::FixedSizeBinary(_) => cast(column, &DataType::Binary),
+            _ => Ok(column.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::FixedSizeBinary(_) => f.as_ref().clone().with_data_type(DataType::Binary),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 fn command_response(tag: &'static str, rows: Option<u64>) -> Response {
