@@ -105,10 +105,13 @@ impl StatementLimits {
     }
 }
 
+/// A connection's cancel secret and its switch.
+type Cancelable = (Vec<u8>, Arc<CancelSwitch>);
+
 /// Connections that can be canceled, by their BackendKeyData (process id and secret).
 #[derive(Debug, Default)]
 pub struct CancelRegistry {
-    connections: Mutex<HashMap<i32, (Vec<u8>, Arc<CancelSwitch>)>>,
+    connections: Mutex<HashMap<i32, Cancelable>>,
 }
 
 impl CancelRegistry {
