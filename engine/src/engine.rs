@@ -3,10 +3,12 @@
 //! a result stream or a command tag.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
+use datafusion::common::ParamValues;
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::logical_expr::dml::InsertOp;
@@ -27,14 +29,31 @@ use crate::live_catalog::LiveCatalog;
 use crate::names::{schema_name, table_name};
 use crate::output::Output;
 use crate::parser::{CreateTable, Statement, parse_sql};
+use crate::pg_compat;
+use crate::session_statement::SessionStatement;
+use crate::settings::Settings;
 use crate::table::IcebergTable;
 use crate::types::iceberg_type_from_arrow;
 use crate::warehouse::{CATALOG_NAME, DEFAULT_SCHEMA, Warehouse};
 
+/// One session over a warehouse. Sessions made with [`Engine::new_session`] share the
+/// warehouse and its tables but each has its own settings (SET, search_path, TimeZone).
 pub struct Engine {
     warehouse: Warehouse,
     ctx: SessionContext,
     live: Arc<LiveCatalog>,
+    settings: Mutex<Settings>,
+}
+
+/// What a statement needs and gives, known before it runs (the extended protocol's
+/// Describe).
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The type DataFusion infers for each `$n` placeholder, in order; `None` where it
+    /// cannot tell.
+    pub parameter_types: Vec<Option<DataType>>,
+    /// The result columns; `None` for statements that return no rows.
+    pub schema: Option<SchemaRef>,
 }
 
 impl Engine {
@@ -48,11 +67,41 @@ impl Engine {
         let ctx = SessionContext::new_with_config(config);
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
+        pg_compat::install(&ctx)?;
         Ok(Self {
             warehouse,
             ctx,
             live,
+            settings: Mutex::new(Settings::default()),
         })
+    }
+
+    /// A new session over the same warehouse and catalog, with default settings.
+    pub fn new_session(&self) -> Engine {
+        let ctx = SessionContext::new_with_state(self.ctx.state());
+        let session = Engine {
+            warehouse: self.warehouse.clone(),
+            ctx,
+            live: self.live.clone(),
+            settings: Mutex::new(Settings::default()),
+        };
+        session.apply_settings();
+        session
+    }
+
+    /// Sets one PostgreSQL setting, as `SET name = value` does.
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        self.settings
+            .lock()
+            .expect("settings lock")
+            .set(name, value)?;
+        self.apply_settings();
+        Ok(())
+    }
+
+    /// This session's PostgreSQL settings.
+    pub fn settings(&self) -> Settings {
+        self.settings.lock().expect("settings lock").clone()
     }
 
     pub fn warehouse(&self) -> &Warehouse {
@@ -66,7 +115,87 @@ impl Engine {
 
     /// Splits a SQL text into statements without running anything.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        parse_sql(sql)
+        if let Some(queries) = pg_compat::parse_catalog_query(sql) {
+            return Ok(queries
+                .into_iter()
+                .map(|q| Statement::DataFusion(Box::new(DFStatement::Statement(Box::new(q)))))
+                .collect());
+        }
+        Ok(parse_sql(sql)?
+            .into_iter()
+            .map(|statement| match statement {
+                Statement::DataFusion(df) => match *df {
+                    DFStatement::Statement(sql) => Statement::DataFusion(Box::new(
+                        DFStatement::Statement(Box::new(pg_compat::rewrite(*sql))),
+                    )),
+                    other => Statement::DataFusion(Box::new(other)),
+                },
+                other => other,
+            })
+            .collect())
+    }
+
+    /// Says what `statement` takes and returns without changing anything. Statements
+    /// Floe answers itself (SHOW, DESCRIBE) are run to learn their columns; they only read.
+    pub async fn describe(&self, statement: &Statement) -> Result<Described> {
+        let no_parameters = |schema| Described {
+            parameter_types: vec![],
+            schema,
+        };
+        match statement {
+            Statement::ShowSchemas
+            | Statement::ShowTables { .. }
+            | Statement::Describe { .. }
+            | Statement::ShowCreateTable { .. } => Ok(no_parameters(
+                self.execute(statement.clone()).await?.schema(),
+            )),
+            Statement::DataFusion(df) => {
+                if let Some(session) = SessionStatement::recognise(df) {
+                    return Ok(no_parameters(session.describe()));
+                }
+                self.prepare_catalog(df).await?;
+                let plan = self.ctx.state().statement_to_plan(*df.clone()).await?;
+                let mut parameters: Vec<(usize, Option<DataType>)> = plan
+                    .get_parameter_types()?
+                    .into_iter()
+                    .filter_map(|(name, ty)| {
+                        name.trim_start_matches('$')
+                            .parse::<usize>()
+                            .ok()
+                            .map(|n| (n, ty))
+                    })
+                    .collect();
+                parameters.sort_by_key(|(n, _)| *n);
+                let count = parameters.last().map_or(0, |(n, _)| *n);
+                let mut parameter_types = vec![None; count];
+                for (n, ty) in parameters {
+                    parameter_types[n - 1] = ty;
+                }
+                let schema = match command_tag(&plan) {
+                    Some(_) => None,
+                    None => Some(Arc::new(plan.schema().as_arrow().clone())),
+                };
+                Ok(Described {
+                    parameter_types,
+                    schema,
+                })
+            }
+            _ => Ok(no_parameters(None)),
+        }
+    }
+
+    /// Runs one statement with values for its `$n` placeholders.
+    pub async fn execute_with_parameters(
+        &self,
+        statement: Statement,
+        parameters: ParamValues,
+    ) -> Result<Output> {
+        match statement {
+            Statement::DataFusion(df) if SessionStatement::recognise(&df).is_none() => {
+                self.execute_datafusion(*df, Some(parameters)).await
+            }
+            other => self.execute(other).await,
+        }
     }
 
     /// Runs one statement. A result set comes back as a stream that the caller drains.
@@ -109,7 +238,10 @@ impl Engine {
                 let ident = table_name(&table, &self.current_schema())?;
                 ddl::show_create_table(&ident, &self.load_table(&ident).await?)
             }
-            Statement::DataFusion(statement) => self.execute_datafusion(*statement).await,
+            Statement::DataFusion(statement) => match SessionStatement::recognise(&statement) {
+                Some(session) => self.execute_session(session),
+                None => self.execute_datafusion(*statement, None).await,
+            },
         }
     }
 
@@ -259,12 +391,14 @@ impl Engine {
         Ok(count_from(&batches))
     }
 
-    /// Refreshes the table listing when the statement reads it (information_schema).
+    /// Refreshes the table listing when the statement reads it (information_schema,
+    /// pg_catalog).
     async fn prepare_catalog(&self, statement: &DFStatement) -> Result<()> {
         let references = self.ctx.state().resolve_table_references(statement)?;
         let reads_listing = references.iter().any(|r| {
-            r.schema()
-                .is_some_and(|s| s.eq_ignore_ascii_case("information_schema"))
+            r.schema().is_some_and(|s| {
+                s.eq_ignore_ascii_case("information_schema") || s.eq_ignore_ascii_case("pg_catalog")
+            })
         });
         let is_show = matches!(statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. }));
         if reads_listing || is_show {
@@ -273,9 +407,16 @@ impl Engine {
         Ok(())
     }
 
-    async fn execute_datafusion(&self, statement: DFStatement) -> Result<Output> {
+    async fn execute_datafusion(
+        &self,
+        statement: DFStatement,
+        parameters: Option<ParamValues>,
+    ) -> Result<Output> {
         self.prepare_catalog(&statement).await?;
-        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let mut plan = self.ctx.state().statement_to_plan(statement).await?;
+        if let Some(parameters) = parameters {
+            plan = plan.with_param_values(parameters)?;
+        }
         let tag = command_tag(&plan);
         let frame = self.ctx.execute_logical_plan(plan).await?;
         match tag {
@@ -286,6 +427,33 @@ impl Engine {
             }
             None => Ok(Output::Rows(frame.execute_stream().await?)),
         }
+    }
+}
+
+impl Engine {
+    fn execute_session(&self, statement: SessionStatement) -> Result<Output> {
+        let output = {
+            let mut settings = self.settings.lock().expect("settings lock");
+            statement.execute(&mut settings)?
+        };
+        self.apply_settings();
+        Ok(output)
+    }
+
+    /// Carries the settings that change how statements run into DataFusion's config.
+    fn apply_settings(&self) {
+        let settings = self.settings();
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        let options = state.config_mut().options_mut();
+        if let Some(schema) = settings.default_schema() {
+            options.catalog.default_schema = schema;
+        }
+        // DataFusion's own default (no zone) already means UTC.
+        options.execution.time_zone = settings
+            .get("TimeZone")
+            .ok()
+            .filter(|zone| !zone.eq_ignore_ascii_case("UTC"));
     }
 }
 

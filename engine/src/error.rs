@@ -19,6 +19,10 @@ pub mod sqlstate {
     pub const UNDEFINED_TABLE: &str = "42P01";
     pub const UNDEFINED_SCHEMA: &str = "3F000";
     pub const UNDEFINED_COLUMN: &str = "42703";
+    pub const UNDEFINED_OBJECT: &str = "42704";
+    pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
+    pub const QUERY_CANCELED: &str = "57014";
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const DUPLICATE_TABLE: &str = "42P07";
     pub const DUPLICATE_SCHEMA: &str = "42P06";
     pub const DUPLICATE_COLUMN: &str = "42701";

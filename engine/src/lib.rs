@@ -13,9 +13,12 @@ mod manifest_cache;
 mod names;
 pub mod output;
 pub mod parser;
+mod pg_compat;
 mod predicate;
 mod pruning;
 mod scan;
+mod session_statement;
+pub mod settings;
 mod sink;
 mod statistics;
 mod table;
@@ -26,7 +29,14 @@ mod write_properties;
 
 pub use catalog_info::{ColumnInfo, TableDetails};
 pub use datafusion::arrow;
-pub use engine::Engine;
+
+/// The SQL syntax trees statements carry, for faces that look inside them.
+pub mod sql {
+    pub use datafusion::sql::parser::Statement as DFStatement;
+    pub use datafusion::sql::sqlparser::ast;
+}
+pub use datafusion::common::ParamValues;
+pub use engine::{Described, Engine};
 pub use error::{FloeError, Result};
 pub use output::Output;
 pub use parser::Statement;

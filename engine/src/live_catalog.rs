@@ -28,6 +28,8 @@ pub struct LiveCatalog {
     /// Schema name -> Iceberg table names, as of the last refresh.
     listing: Arc<RwLock<BTreeMap<String, Vec<String>>>>,
     session_tables: Arc<RwLock<SessionTables>>,
+    /// Schemas the engine serves itself rather than Iceberg (`pg_catalog`).
+    system_schemas: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
 }
 
 impl LiveCatalog {
@@ -36,6 +38,7 @@ impl LiveCatalog {
             catalog,
             listing: Default::default(),
             session_tables: Default::default(),
+            system_schemas: Default::default(),
         }
     }
 
@@ -88,17 +91,40 @@ impl CatalogProvider for LiveCatalog {
     }
 
     fn schema_names(&self) -> Vec<String> {
-        self.listing
+        let mut names: Vec<String> = self
+            .listing
             .read()
             .expect("listing lock")
             .keys()
             .cloned()
-            .collect()
+            .collect();
+        let system = self.system_schemas.read().expect("system schemas lock");
+        names.extend(system.keys().cloned());
+        names
+    }
+
+    /// Only system schemas are registered this way; Iceberg namespaces are made with
+    /// CREATE SCHEMA, which goes to the Iceberg catalog.
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> DFResult<Option<Arc<dyn SchemaProvider>>> {
+        let mut system = self.system_schemas.write().expect("system schemas lock");
+        Ok(system.insert(name.to_string(), schema))
     }
 
     /// Any name resolves: whether the schema exists is settled by the async table lookup,
     /// which reads the catalog as it is now rather than as of the last refresh.
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if let Some(system) = self
+            .system_schemas
+            .read()
+            .expect("system schemas lock")
+            .get(name)
+        {
+            return Some(system.clone());
+        }
         Some(Arc::new(LiveSchema {
             name: name.to_string(),
             catalog: self.catalog.clone(),

@@ -1,22 +1,27 @@
-//! Floe's PostgreSQL-wire face: accepts connections, hands each query to the engine's
-//! statement path, and encodes what comes back (Arrow batches to Postgres rows through
-//! arrow-pg; engine errors to Postgres errors with their SQLSTATE).
+//! Floe's PostgreSQL-wire face: accepts connections, gives each its own engine session,
+//! hands every statement to the engine's statement path, and encodes what comes back
+//! (Arrow batches to Postgres rows through arrow-pg; engine errors to Postgres errors with
+//! their SQLSTATE). It never plans anything itself.
 
-use std::fmt::Debug;
+mod connection;
+mod control;
+mod query;
+mod results;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use floe_engine::{Engine, FloeError, Output};
-use futures::{Sink, StreamExt, stream};
+use floe_engine::Engine;
+use pgwire::api::PgWireServerHandlers;
 use pgwire::api::auth::StartupHandler;
-use pgwire::api::auth::noop::NoopStartupHandler;
-use pgwire::api::query::SimpleQueryHandler;
-use pgwire::api::results::{FieldFormat, QueryResponse, Response, Tag};
-use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers};
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::api::cancel::CancelHandler;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::messages::cancel::CancelRequest;
 use tokio::net::TcpListener;
+
+use crate::connection::Pids;
+use crate::control::CancelRegistry;
+use crate::query::Parser;
 
 /// Where `floe serve` listens by default: loopback, one above PostgreSQL's 5432 range
 /// so that a local PostgreSQL keeps its port.
@@ -30,17 +35,41 @@ pub async fn serve(engine: Engine, listen: &str) -> std::io::Result<()> {
         engine.warehouse().root.display(),
         listener.local_addr()?
     );
+    serve_listener(engine, listener, shutdown_signal()).await
+}
+
+/// Serves `engine` on an already bound `listener` until `shutdown` resolves. Tests bind
+/// port 0 and pass their own shutdown.
+pub async fn serve_listener(
+    engine: Engine,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let handlers = Arc::new(Handlers {
-        backend: Arc::new(Backend { engine }),
+        backend: Arc::new(Backend {
+            engine,
+            parser: Arc::new(Parser),
+            cancels: Arc::new(CancelRegistry::default()),
+            pids: Pids::default(),
+        }),
     });
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (socket, _) = accepted?;
+                let (socket, _) = match accepted {
+                    Ok(accepted) => accepted,
+                    // Out of file descriptors and the like: this client is refused, the
+                    // server goes on.
+                    Err(err) => {
+                        eprintln!("floe: accept failed: {err}");
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
                 let handlers = handlers.clone();
                 tokio::spawn(async move {
+                    // A malformed message ends this connection only.
                     let _ = pgwire::tokio::process_socket(socket, None, handlers).await;
                 });
             }
@@ -77,101 +106,32 @@ impl PgWireServerHandlers for Handlers {
         self.backend.clone()
     }
 
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.backend.clone()
+    }
+
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.backend.clone()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         self.backend.clone()
     }
 }
 
+/// The state all connections share.
 struct Backend {
+    /// The server's base session; each connection gets a new session from it.
     engine: Engine,
+    parser: Arc<Parser>,
+    cancels: Arc<CancelRegistry>,
+    pids: Pids,
 }
 
 #[async_trait]
-impl NoopStartupHandler for Backend {
-    async fn post_startup<C>(
-        &self,
-        _client: &mut C,
-        _message: PgWireFrontendMessage,
-    ) -> PgWireResult<()>
-    where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        Ok(())
+impl CancelHandler for Backend {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        self.cancels
+            .cancel(request.pid, &request.secret_key.to_bytes());
     }
-}
-
-fn to_pg_error(err: FloeError) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "ERROR".to_string(),
-        err.sqlstate.to_string(),
-        err.message,
-    )))
-}
-
-impl Backend {
-    async fn respond(&self, output: Output) -> PgWireResult<Response> {
-        match output {
-            Output::Command { tag, rows } => {
-                let tag = match (tag, rows) {
-                    ("INSERT", Some(n)) => Tag::new("INSERT").with_oid(0).with_rows(n as usize),
-                    (tag, Some(n)) => Tag::new(tag).with_rows(n as usize),
-                    (tag, None) => Tag::new(tag),
-                };
-                Ok(Response::Execution(tag))
-            }
-            Output::Rows(batches) => {
-                let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                    &batches.schema(),
-                    &pgwire::api::portal::Format::UnifiedText,
-                    None,
-                )?);
-                debug_assert!(fields.iter().all(|f| f.format() == FieldFormat::Text));
-                let row_fields = fields.clone();
-                let rows = batches.flat_map(move |batch| match batch {
-                    Ok(batch) => stream::iter(
-                        arrow_pg::datatypes::encode_recordbatch(row_fields.clone(), batch)
-                            .collect::<Vec<_>>(),
-                    )
-                    .left_stream(),
-                    Err(err) => stream::iter(vec![Err(to_pg_error(err.into()))]).right_stream(),
-                });
-                Ok(Response::Query(QueryResponse::new(fields, rows)))
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl SimpleQueryHandler for Backend {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
-    where
-        C: ClientInfo + ClientPortalStore + Unpin + Send + Sync,
-        C::PortalStore: PortalStore,
-    {
-        let statements = match self.engine.parse(query) {
-            Ok(statements) => statements,
-            Err(err) => return Ok(vec![Response::Error(Box::new(error_info(err)))]),
-        };
-        if statements.is_empty() {
-            return Ok(vec![Response::EmptyQuery]);
-        }
-        let mut responses = Vec::with_capacity(statements.len());
-        for statement in statements {
-            match self.engine.execute(statement).await {
-                Ok(output) => responses.push(self.respond(output).await?),
-                Err(err) => {
-                    // Like PostgreSQL, the statements after a failing one are not run.
-                    responses.push(Response::Error(Box::new(error_info(err))));
-                    break;
-                }
-            }
-        }
-        Ok(responses)
-    }
-}
-
-fn error_info(err: FloeError) -> ErrorInfo {
-    ErrorInfo::new("ERROR".to_string(), err.sqlstate.to_string(), err.message)
 }

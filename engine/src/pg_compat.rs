@@ -1,0 +1,172 @@
+//! What PostgreSQL clients expect to find besides the user's tables: the `pg_catalog`
+//! schema (tables built from the live catalog by `datafusion-pg-catalog`), PostgreSQL's
+//! catalog functions, a PostgreSQL-shaped `version()`, and rewrites of the PostgreSQL
+//! idioms in client queries (`::regclass`, `OPERATOR(pg_catalog.~)`, `pg_catalog.` names)
+//! into SQL DataFusion plans.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, create_udf,
+};
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SetExpr,
+    Statement as SqlStatement, Value, visit_expressions_mut,
+};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+
+use crate::error::{FloeError, Result};
+use crate::settings::version_string;
+use crate::warehouse::CATALOG_NAME;
+
+static COMPATIBILITY: LazyLock<PostgresCompatibilityParser> =
+    LazyLock::new(PostgresCompatibilityParser::new);
+
+/// Registers `pg_catalog` in Floe's catalog and the PostgreSQL functions in `ctx`.
+pub fn install(ctx: &SessionContext) -> Result<()> {
+    datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG_NAME, EmptyContextProvider)
+        .map_err(|err| FloeError::from(*err))?;
+    let version = create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                version_string(),
+            ))))
+        }),
+    );
+    ctx.register_udf(version);
+    for (name, arguments) in [
+        ("col_description", 2),
+        ("obj_description", 1),
+        ("obj_description", 2),
+        ("shobj_description", 2),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(NoDescription::new(
+            name, arguments,
+        )));
+    }
+    Ok(())
+}
+
+/// PostgreSQL's comment lookups. Floe keeps no comments on tables or columns, so there
+/// is never a description: the functions return NULL, as PostgreSQL does for an object
+/// without a comment.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NoDescription {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl NoDescription {
+    fn new(name: &'static str, arguments: usize) -> Self {
+        Self {
+            name,
+            signature: Signature::any(arguments, Volatility::Stable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for NoDescription {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        _args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
+    }
+}
+
+/// Rewrites PostgreSQL idioms DataFusion does not plan into equivalents it does.
+pub fn rewrite(statement: SqlStatement) -> SqlStatement {
+    COMPATIBILITY.rewrite(statement)
+}
+
+/// Catalog queries from clients (psql's `\d`, drivers' introspection) are parsed with the
+/// PostgreSQL dialect and the compatibility parser, which also swaps a few known client
+/// queries for equivalents. `None` when `sql` is not such a query; the caller then parses
+/// it the ordinary way.
+pub fn parse_catalog_query(sql: &str) -> Option<Vec<SqlStatement>> {
+    if !sql.to_ascii_lowercase().contains("pg_") {
+        return None;
+    }
+    let mut statements = COMPATIBILITY.parse(sql).ok()?;
+    for statement in &mut statements {
+        drop_toast_options(statement);
+    }
+    let all_queries = !statements.is_empty()
+        && statements
+            .iter()
+            .all(|s| matches!(s, SqlStatement::Query(_)));
+    all_queries.then_some(statements)
+}
+
+/// psql's `\d+` reads the table's storage options, with those of its TOAST table:
+/// `array_to_string(c.reloptions || array(select 'toast.' || x from
+/// unnest(tc.reloptions) x), ', ')`. Floe tables have neither storage options nor a
+/// TOAST table, so the value is NULL; DataFusion cannot plan `array(subquery)`, and
+/// pg_class has no reloptions column, so the expression is replaced by that NULL.
+fn drop_toast_options(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(function) = expr
+            && function
+                .name
+                .to_string()
+                .to_ascii_lowercase()
+                .ends_with("array_to_string")
+            && let FunctionArguments::List(list) = &function.args
+            && list.args.iter().any(|arg| {
+                matches!(arg, FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::BinaryOp {
+                    op: BinaryOperator::StringConcat,
+                    right,
+                    ..
+                })) if is_toast_options(right))
+            })
+        {
+            *expr = Expr::Value(Value::Null.into());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn is_toast_options(expr: &Expr) -> bool {
+    let Expr::Function(function) = expr else {
+        return false;
+    };
+    if !function.name.to_string().eq_ignore_ascii_case("array") {
+        return false;
+    }
+    let FunctionArguments::Subquery(query) = &function.args else {
+        return false;
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    select.from.iter().any(|table| {
+        let relation = table.relation.to_string().to_ascii_lowercase();
+        relation.contains("unnest(") && relation.contains("reloptions")
+    })
+}

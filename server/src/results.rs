@@ -1,0 +1,120 @@
+//! What the engine gives back, in the protocol's terms: command tags, rows encoded by
+//! arrow-pg (text or binary per column, with PostgreSQL type OIDs), and errors carrying
+//! their SQLSTATE.
+
+use std::sync::Arc;
+
+use floe_engine::arrow::array::RecordBatch;
+use floe_engine::arrow::compute::cast;
+use floe_engine::arrow::datatypes::{DataType, Field, Schema};
+use floe_engine::{FloeError, Output};
+use futures::{StreamExt, stream};
+use pgwire::api::portal::Format;
+use pgwire::api::results::FieldInfo;
+use pgwire::api::results::{QueryResponse, Response, Tag};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::data::DataRow;
+
+use crate::control::StatementLimits;
+
+pub fn user_error(sqlstate: &str, message: impl Into<String>) -> ErrorInfo {
+    ErrorInfo::new("ERROR".to_string(), sqlstate.to_string(), message.into())
+}
+
+pub fn error_info(err: FloeError) -> ErrorInfo {
+    user_error(err.sqlstate, err.message)
+}
+
+pub fn to_pg_error(err: FloeError) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(err)))
+}
+
+/// The response for one statement's output. Rows stream: each batch is encoded when the
+/// client is ready for it, and the stream stops with 57014 if the statement is canceled
+/// or runs past its timeout.
+pub fn respond(output: Output, format: &Format, limits: StatementLimits) -> PgWireResult<Response> {
+    match output {
+        Output::Command { tag, rows } => Ok(command_response(tag, rows)),
+        Output::Rows(batches) => {
+            let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
+                &batches.schema(),
+                format,
+                None,
+            )?);
+            let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
+            let row_fields = fields.clone();
+            let rows = limits.guard(batches).flat_map(move |batch| {
+                stream::iter(match batch.and_then(encodable) {
+                    Ok(batch) => encode_rows(row_fields.clone(), batch),
+                    Err(err) => vec![Err(to_pg_error(err))],
+                })
+            });
+            Ok(Response::Query(QueryResponse::new(fields, rows)))
+        }
+    }
+}
+
+/// The rows of `batch`, up to the first value that cannot be encoded (whose error ends
+/// the list: arrow-pg's row iterator repeats a failing row for ever).
+fn encode_rows(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<PgWireResult<DataRow>> {
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for row in arrow_pg::datatypes::encode_recordbatch(fields, batch) {
+        let failed = row.is_err();
+        rows.push(row);
+        if failed {
+            break;
+        }
+    }
+    rows
+}
+
+/// Columns arrow-pg describes but cannot encode, recast to the type it encodes the same
+/// way: fixed-size binary (Iceberg `fixed` and `uuid`) is sent as `bytea`.
+fn encodable(batch: RecordBatch) -> Result<RecordBatch, FloeError> {
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::FixedSizeBinary(_)))
+    {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::FixedSizeBinary(_) => cast(column, &DataType::Binary),
+            _ => Ok(column.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::FixedSizeBinary(_) => f.as_ref().clone().with_data_type(DataType::Binary),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+fn command_response(tag: &'static str, rows: Option<u64>) -> Response {
+    match tag {
+        "BEGIN" | "START TRANSACTION" => Response::TransactionStart(Tag::new(tag)),
+        "COMMIT" | "ROLLBACK" => Response::TransactionEnd(Tag::new(tag)),
+        // PostgreSQL's INSERT tag carries an (always zero) oid before the count.
+        "INSERT" => Response::Execution(
+            Tag::new("INSERT")
+                .with_oid(0)
+                .with_rows(rows.unwrap_or(0) as usize),
+        ),
+        tag => match rows {
+            Some(rows) => Response::Execution(Tag::new(tag).with_rows(rows as usize)),
+            None => Response::Execution(Tag::new(tag)),
+        },
+    }
+}

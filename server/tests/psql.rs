@@ -1,0 +1,92 @@
+//! psql, the PostgreSQL shell, against a live server: its meta-commands read Floe's
+//! pg_catalog, so `\l`, `\dn`, `\dt`, `\d t` and `\d+ t` show the Iceberg tables.
+
+mod common;
+
+use std::process::Command;
+
+use common::TestServer;
+
+/// Runs `script` with psql (no ~/.psqlrc, stop at the first error) and returns stdout.
+fn psql(server: &TestServer, script: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "floe",
+        ])
+        .args(["-p", &server.port.to_string(), "-d", "floe", "-c", script])
+        .env("PGCLIENTENCODING", "UTF8")
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("psql must be installed (apt-get install postgresql-client)");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "psql failed on {script:?}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_commands_describe_iceberg_tables() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE SCHEMA sales; \
+             CREATE TABLE sales.orders (id BIGINT NOT NULL, customer VARCHAR, amount DECIMAL(10, 2), placed TIMESTAMP); \
+             CREATE TABLE t (a INT, b DOUBLE)",
+        )
+        .await
+        .unwrap();
+    let server = std::sync::Arc::new(server);
+
+    let run = |script: &'static str| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || psql(&server, script))
+    };
+    assert_eq!(run("\\echo :SERVER_VERSION_NAME").await.unwrap(), "15.0\n");
+    assert_eq!(
+        run("\\dn").await.unwrap(),
+        "  List of schemas\n  Name  |  Owner   \n--------+----------\n public | postgres\n sales  | postgres\n(2 rows)\n\n"
+    );
+    // pg_table_is_visible is true for every table, so \dt lists all schemas' tables.
+    assert_eq!(
+        run("\\dt").await.unwrap(),
+        "         List of relations\n Schema |  Name  | Type  |  Owner   \n--------+--------+-------+----------\n public | t      | table | postgres\n sales  | orders | table | postgres\n(2 rows)\n\n"
+    );
+    assert_eq!(
+        run("\\dt sales.*").await.unwrap(),
+        "         List of relations\n Schema |  Name  | Type  |  Owner   \n--------+--------+-------+----------\n sales  | orders | table | postgres\n(1 row)\n\n"
+    );
+    let described = run("\\d sales.orders").await.unwrap();
+    for line in [
+        "Table \"sales.orders\"",
+        " id       | bigint                      |           |          | ",
+        " customer | text                        |           |          | ",
+        " amount   | numeric                     |           |          | ",
+        " placed   | timestamp without time zone |           |          | ",
+    ] {
+        assert!(described.contains(line), "{line:?} not in\n{described}");
+    }
+    let verbose = run("\\d+ t").await.unwrap();
+    assert!(verbose.contains("Table \"public.t\""), "{verbose}");
+    assert!(
+        verbose.contains(" b      | double precision |           |          |         | plain   |"),
+        "{verbose}"
+    );
+    let databases = run("\\l").await.unwrap();
+    assert!(databases.contains(" floe "), "{databases}");
+    // psql's own queries and a plain one, in one session.
+    assert_eq!(
+        run("SELECT count(*) AS n FROM sales.orders").await.unwrap(),
+        " n \n---\n 0\n(1 row)\n\n"
+    );
+}
