@@ -3,6 +3,7 @@
 
 mod catalog;
 mod catalog_db;
+mod commit;
 mod ddl;
 mod engine;
 pub mod error;
