@@ -38,21 +38,8 @@ pub enum Change {
     ExpireSnapshots { snapshot_ids: Vec<i64> },
 }
 
-/// The outcome of a commit.
-#[derive(Debug, Clone)]
-pub struct Committed {
-    /// The table as published.
-    pub table: Table,
-    /// The metadata the change was applied to (the last attempt's base).
-    pub base: Table,
-}
-
 /// Commits `change` to table `ident`, rebuilding it on newer metadata after a lost race.
-pub async fn commit(
-    catalog: &FloeCatalog,
-    ident: &TableIdent,
-    change: &Change,
-) -> Result<Committed> {
+pub async fn commit(catalog: &FloeCatalog, ident: &TableIdent, change: &Change) -> Result<Table> {
     for attempt in 1..=COMMIT_ATTEMPTS {
         let base = catalog.load_table(ident).await?;
         let base_location = base.metadata_location_result()?.to_string();
@@ -68,7 +55,7 @@ pub async fn commit(
             .publish_metadata(&base, &base_location, staged)
             .await
         {
-            Ok(table) => return Ok(Committed { table, base }),
+            Ok(table) => return Ok(table),
             Err(err) if err.kind() == ErrorKind::CatalogCommitConflicts => {
                 remove_files(&base, &written).await;
                 if attempt == COMMIT_ATTEMPTS {

@@ -24,17 +24,21 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use crate::ddl;
 use crate::error::{FloeError, Result};
 use crate::live_catalog::LiveCatalog;
+use crate::maintenance::{self, FloeSettings};
 use crate::names::{schema_name, table_name};
+use crate::optimize::OptimizeRequest;
 use crate::output::Output;
 use crate::parser::{CreateTable, Statement, parse_sql};
 use crate::table::IcebergTable;
 use crate::types::iceberg_type_from_arrow;
+use crate::vacuum::{VacuumRequest, VacuumScope};
 use crate::warehouse::{CATALOG_NAME, DEFAULT_SCHEMA, Warehouse};
 
 pub struct Engine {
     warehouse: Warehouse,
     ctx: SessionContext,
     live: Arc<LiveCatalog>,
+    settings: FloeSettings,
 }
 
 impl Engine {
@@ -52,6 +56,7 @@ impl Engine {
             warehouse,
             ctx,
             live,
+            settings: FloeSettings::default(),
         })
     }
 
@@ -109,6 +114,51 @@ impl Engine {
                 let ident = table_name(&table, &self.current_schema())?;
                 ddl::show_create_table(&ident, &self.load_table(&ident).await?)
             }
+            Statement::Optimize {
+                table,
+                filter,
+                file_size_threshold,
+            } => {
+                let ident = self.iceberg_table_name(&table).await?;
+                let request = OptimizeRequest {
+                    filter,
+                    file_size_threshold,
+                };
+                maintenance::run_optimize(&self.ctx, &self.warehouse.catalog, &ident, request).await
+            }
+            Statement::Vacuum {
+                table,
+                retain,
+                dry_run,
+            } => {
+                let request = VacuumRequest {
+                    scope: VacuumScope::Full,
+                    retention: retain,
+                    dry_run,
+                };
+                self.vacuum(&table, request).await
+            }
+            Statement::ExpireSnapshots { table, retention } => {
+                let request = VacuumRequest {
+                    scope: VacuumScope::ExpireSnapshots,
+                    retention,
+                    dry_run: false,
+                };
+                self.vacuum(&table, request).await
+            }
+            Statement::RemoveOrphanFiles { table, retention } => {
+                let request = VacuumRequest {
+                    scope: VacuumScope::RemoveOrphans,
+                    retention,
+                    dry_run: false,
+                };
+                self.vacuum(&table, request).await
+            }
+            Statement::RollbackToSnapshot { table, snapshot_id } => {
+                let ident = self.iceberg_table_name(&table).await?;
+                maintenance::run_rollback(catalog, &ident, snapshot_id).await
+            }
+            Statement::SetFloeOption { name, value } => self.settings.set(&name, &value),
             Statement::DataFusion(statement) => self.execute_datafusion(*statement).await,
         }
     }
@@ -130,6 +180,25 @@ impl Engine {
             .catalog
             .default_schema
             .clone()
+    }
+
+    /// The Iceberg table `name` refers to, which must exist.
+    async fn iceberg_table_name(
+        &self,
+        name: &datafusion::sql::sqlparser::ast::ObjectName,
+    ) -> Result<TableIdent> {
+        let ident = table_name(name, &self.current_schema())?;
+        self.load_table(&ident).await?;
+        Ok(ident)
+    }
+
+    async fn vacuum(
+        &self,
+        table: &datafusion::sql::sqlparser::ast::ObjectName,
+        request: VacuumRequest,
+    ) -> Result<Output> {
+        let ident = self.iceberg_table_name(table).await?;
+        maintenance::run_vacuum(&self.warehouse.catalog, &ident, request, &self.settings).await
     }
 
     async fn load_table(&self, ident: &TableIdent) -> Result<Table> {
