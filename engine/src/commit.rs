@@ -18,8 +18,9 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use crate::catalog::FloeCatalog;
 use crate::error::{FloeError, Result, sqlstate};
 
-/// How many times a change is rebuilt on newer metadata before giving up.
-const COMMIT_ATTEMPTS: u32 = 40;
+/// How long a change keeps being rebuilt on newer metadata before giving up. Losing a race
+/// costs one rebuild; only a table under a storm of commits from many writers takes long.
+const COMMIT_PATIENCE: Duration = Duration::from_secs(120);
 
 /// One kind of change to a table.
 #[derive(Debug, Clone)]
@@ -40,7 +41,9 @@ pub enum Change {
 
 /// Commits `change` to table `ident`, rebuilding it on newer metadata after a lost race.
 pub async fn commit(catalog: &FloeCatalog, ident: &TableIdent, change: &Change) -> Result<Table> {
-    for attempt in 1..=COMMIT_ATTEMPTS {
+    let started = std::time::Instant::now();
+    let mut pause_limit_ms: u64 = 20;
+    loop {
         let base = catalog.load_table(ident).await?;
         let base_location = base.metadata_location_result()?.to_string();
         let mut written = Vec::new();
@@ -58,12 +61,14 @@ pub async fn commit(catalog: &FloeCatalog, ident: &TableIdent, change: &Change) 
             Ok(table) => return Ok(table),
             Err(err) if err.kind() == ErrorKind::CatalogCommitConflicts => {
                 remove_files(&base, &written).await;
-                if attempt == COMMIT_ATTEMPTS {
+                if started.elapsed() > COMMIT_PATIENCE {
                     return Err(err.into());
                 }
-                // Jitter keeps two writers from retrying in lockstep.
-                let pause = 10 + (uuid::Uuid::new_v4().as_u128() % 150) as u64;
+                // Random pauses keep writers from retrying in lockstep; the range grows
+                // with each lost race so that many writers spread out.
+                let pause = 1 + (uuid::Uuid::new_v4().as_u128() % pause_limit_ms as u128) as u64;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
+                pause_limit_ms = (pause_limit_ms * 2).min(1000);
             }
             Err(err) => {
                 remove_files(&base, &written).await;
@@ -71,7 +76,6 @@ pub async fn commit(catalog: &FloeCatalog, ident: &TableIdent, change: &Change) 
             }
         }
     }
-    unreachable!("the last attempt returns")
 }
 
 async fn remove_files(table: &Table, paths: &[String]) {
