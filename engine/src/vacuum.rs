@@ -275,9 +275,9 @@ fn kind_of(path: &str) -> &'static str {
 
 fn describe(duration: Duration) -> String {
     let secs = duration.as_secs();
-    if secs % 86_400 == 0 && secs > 0 {
+    if secs.is_multiple_of(86_400) && secs > 0 {
         format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 && secs > 0 {
+    } else if secs.is_multiple_of(3600) && secs > 0 {
         format!("{}h", secs / 3600)
     } else {
         format!("{secs}s")
