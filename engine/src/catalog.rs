@@ -90,6 +90,28 @@ impl FloeCatalog {
         }
     }
 
+    /// Publishes `metadata`, built on `base` (whose metadata lives at `base_location`), as
+    /// the table's next metadata version. See [`FloeCatalog::publish`].
+    pub async fn publish_metadata(
+        &self,
+        base: &Table,
+        base_location: &str,
+        metadata: TableMetadata,
+    ) -> Result<Table> {
+        let location = MetadataLocation::from_str(base_location)?
+            .with_next_version()
+            .with_new_metadata(&metadata)
+            .to_string();
+        let staged = Table::builder()
+            .file_io(self.file_io.clone())
+            .identifier(base.identifier().clone())
+            .metadata_location(location)
+            .metadata(metadata)
+            .runtime(self.runtime.clone())
+            .build()?;
+        self.publish(base_location, staged).await
+    }
+
     async fn confirm_table(&self, table: &TableIdent, should_exist: bool) -> Result<()> {
         let exists = self
             .db

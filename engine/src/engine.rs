@@ -26,7 +26,9 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use crate::ddl;
 use crate::error::{FloeError, Result};
 use crate::live_catalog::LiveCatalog;
+use crate::maintenance::{self, FloeSettings};
 use crate::names::{schema_name, table_name};
+use crate::optimize::OptimizeRequest;
 use crate::output::Output;
 use crate::parser::{CreateTable, Statement, parse_sql};
 use crate::pg_compat;
@@ -34,6 +36,7 @@ use crate::session_statement::SessionStatement;
 use crate::settings::Settings;
 use crate::table::IcebergTable;
 use crate::types::iceberg_type_from_arrow;
+use crate::vacuum::{VacuumRequest, VacuumScope};
 use crate::warehouse::{CATALOG_NAME, DEFAULT_SCHEMA, Warehouse};
 
 /// One session over a warehouse. Sessions made with [`Engine::new_session`] share the
@@ -43,6 +46,8 @@ pub struct Engine {
     ctx: SessionContext,
     live: Arc<LiveCatalog>,
     settings: Mutex<Settings>,
+    /// Floe's own settings (`SET floe.*`), also per session.
+    floe_settings: FloeSettings,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -73,6 +78,7 @@ impl Engine {
             ctx,
             live,
             settings: Mutex::new(Settings::default()),
+            floe_settings: FloeSettings::default(),
         })
     }
 
@@ -84,6 +90,7 @@ impl Engine {
             ctx,
             live: self.live.clone(),
             settings: Mutex::new(Settings::default()),
+            floe_settings: FloeSettings::default(),
         };
         session.apply_settings();
         session
@@ -238,6 +245,51 @@ impl Engine {
                 let ident = table_name(&table, &self.current_schema())?;
                 ddl::show_create_table(&ident, &self.load_table(&ident).await?)
             }
+            Statement::Optimize {
+                table,
+                filter,
+                file_size_threshold,
+            } => {
+                let ident = self.iceberg_table_name(&table).await?;
+                let request = OptimizeRequest {
+                    filter,
+                    file_size_threshold,
+                };
+                maintenance::run_optimize(&self.ctx, &self.warehouse.catalog, &ident, request).await
+            }
+            Statement::Vacuum {
+                table,
+                retain,
+                dry_run,
+            } => {
+                let request = VacuumRequest {
+                    scope: VacuumScope::Full,
+                    retention: retain,
+                    dry_run,
+                };
+                self.vacuum(&table, request).await
+            }
+            Statement::ExpireSnapshots { table, retention } => {
+                let request = VacuumRequest {
+                    scope: VacuumScope::ExpireSnapshots,
+                    retention,
+                    dry_run: false,
+                };
+                self.vacuum(&table, request).await
+            }
+            Statement::RemoveOrphanFiles { table, retention } => {
+                let request = VacuumRequest {
+                    scope: VacuumScope::RemoveOrphans,
+                    retention,
+                    dry_run: false,
+                };
+                self.vacuum(&table, request).await
+            }
+            Statement::RollbackToSnapshot { table, snapshot_id } => {
+                let ident = self.iceberg_table_name(&table).await?;
+                maintenance::run_rollback(catalog, &ident, snapshot_id).await
+            }
+            Statement::SetFloeOption { name, value } => self.floe_settings.set(&name, &value),
             Statement::DataFusion(statement) => match SessionStatement::recognise(&statement) {
                 Some(session) => self.execute_session(session),
                 None => self.execute_datafusion(*statement, None).await,
@@ -262,6 +314,31 @@ impl Engine {
             .catalog
             .default_schema
             .clone()
+    }
+
+    /// The Iceberg table `name` refers to, which must exist.
+    async fn iceberg_table_name(
+        &self,
+        name: &datafusion::sql::sqlparser::ast::ObjectName,
+    ) -> Result<TableIdent> {
+        let ident = table_name(name, &self.current_schema())?;
+        self.load_table(&ident).await?;
+        Ok(ident)
+    }
+
+    async fn vacuum(
+        &self,
+        table: &datafusion::sql::sqlparser::ast::ObjectName,
+        request: VacuumRequest,
+    ) -> Result<Output> {
+        let ident = self.iceberg_table_name(table).await?;
+        maintenance::run_vacuum(
+            &self.warehouse.catalog,
+            &ident,
+            request,
+            &self.floe_settings,
+        )
+        .await
     }
 
     async fn load_table(&self, ident: &TableIdent) -> Result<Table> {

@@ -17,7 +17,8 @@ use datafusion::error::{DataFusionError, Result as DFResult};
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableIdent};
 
 use crate::catalog::FloeCatalog;
-use crate::error::{Result, iceberg_to_datafusion};
+use crate::error::{Result, iceberg_to_datafusion, to_datafusion};
+use crate::metadata_tables::{MetadataKind, MetadataTable};
 use crate::table::IcebergTable;
 
 type SessionTables = HashMap<(String, String), Arc<dyn TableProvider>>;
@@ -146,6 +147,34 @@ impl LiveSchema {
     fn key(&self, table: &str) -> (String, String) {
         (self.name.clone(), table.to_string())
     }
+
+    /// `t$<metadata table>` (`t$snapshots`, ...) and `t$version=<id>` / `t$timestamp_ms=<ms>`
+    /// (time travel, see [`crate::time_travel`]); `None` for any other name.
+    async fn table_view(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        let Some((base, suffix)) = name.rsplit_once('$') else {
+            return Ok(None);
+        };
+        let kind = MetadataKind::from_suffix(suffix);
+        let time_travel = suffix.starts_with("version=") || suffix.starts_with("timestamp_ms=");
+        if kind.is_none() && !time_travel {
+            return Ok(None);
+        }
+        let ident = TableIdent::new(NamespaceIdent::new(self.name.clone()), base.to_string());
+        let table = match self.catalog.load_table(&ident).await {
+            Ok(table) => table,
+            Err(err) if err.kind() == ErrorKind::TableNotFound => return Ok(None),
+            Err(err) => return Err(iceberg_to_datafusion(err)),
+        };
+        if let Some(kind) = kind {
+            return Ok(Some(Arc::new(MetadataTable::new(kind, table))));
+        }
+        match crate::time_travel::snapshot_for_suffix(&table, suffix).map_err(to_datafusion)? {
+            Some(id) => Ok(Some(Arc::new(
+                IcebergTable::new(self.catalog.clone(), table)?.at_snapshot(id),
+            ))),
+            None => Ok(None),
+        }
+    }
 }
 
 #[async_trait]
@@ -180,6 +209,9 @@ impl SchemaProvider for LiveSchema {
             .get(&self.key(name))
         {
             return Ok(Some(table.clone()));
+        }
+        if let Some(provider) = self.table_view(name).await? {
+            return Ok(Some(provider));
         }
         let ident = TableIdent::new(NamespaceIdent::new(self.name.clone()), name.to_string());
         match self.catalog.load_table(&ident).await {

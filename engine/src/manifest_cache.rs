@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::try_join_all;
 use iceberg::Result;
-use iceberg::spec::{Manifest, ManifestFile, ManifestList};
+use iceberg::spec::{Manifest, ManifestFile, ManifestList, SnapshotRef};
 use iceberg::table::Table;
 
 /// Past this many cached files of either kind, the cache starts afresh: it only saves reads.
@@ -23,9 +23,13 @@ pub struct ManifestCache {
 }
 
 impl ManifestCache {
-    /// The manifests of the table's current snapshot (empty when it has none).
-    pub async fn current(&self, table: &Table) -> Result<SnapshotManifests> {
-        let Some(snapshot) = table.metadata().current_snapshot() else {
+    /// The manifests of one of the table's snapshots (none for no snapshot).
+    pub async fn of_snapshot(
+        &self,
+        table: &Table,
+        snapshot: Option<&SnapshotRef>,
+    ) -> Result<SnapshotManifests> {
+        let Some(snapshot) = snapshot else {
             return Ok(Vec::new());
         };
         let list = match cached(&self.lists, snapshot.manifest_list()) {

@@ -32,6 +32,16 @@ impl Output {
         }
     }
 
+    /// A result set of one batch.
+    pub fn batch(batch: RecordBatch) -> Result<Self> {
+        let schema = batch.schema();
+        Ok(Output::Rows(Box::pin(MemoryStream::try_new(
+            vec![batch],
+            schema,
+            None,
+        )?)))
+    }
+
     /// A small result set of text columns, for SHOW and DESCRIBE.
     pub fn text_table(columns: &[&str], rows: Vec<Vec<Option<String>>>) -> Result<Self> {
         let schema: SchemaRef = Arc::new(Schema::new(

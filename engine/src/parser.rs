@@ -7,6 +7,8 @@ use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
+use std::time::Duration;
+
 use crate::error::{FloeError, Result};
 
 /// One parsed statement.
@@ -35,6 +37,39 @@ pub enum Statement {
     },
     ShowCreateTable {
         table: ObjectName,
+    },
+    /// `OPTIMIZE t [WHERE ...]` or `ALTER TABLE t EXECUTE optimize(...)`.
+    Optimize {
+        table: ObjectName,
+        /// The predicate on partition columns, as SQL text.
+        filter: Option<String>,
+        file_size_threshold: Option<u64>,
+    },
+    /// `VACUUM t [RETAIN n HOURS|DAYS] [DRY RUN]`.
+    Vacuum {
+        table: ObjectName,
+        retain: Option<Duration>,
+        dry_run: bool,
+    },
+    /// `ALTER TABLE t EXECUTE expire_snapshots(retention_threshold => '7d')`.
+    ExpireSnapshots {
+        table: ObjectName,
+        retention: Option<Duration>,
+    },
+    /// `ALTER TABLE t EXECUTE remove_orphan_files(retention_threshold => '7d')`.
+    RemoveOrphanFiles {
+        table: ObjectName,
+        retention: Option<Duration>,
+    },
+    /// `ALTER TABLE t EXECUTE rollback_to_snapshot(<id>)`.
+    RollbackToSnapshot {
+        table: ObjectName,
+        snapshot_id: i64,
+    },
+    /// `SET floe.<name> = <value>`: a Floe session setting.
+    SetFloeOption {
+        name: String,
+        value: String,
     },
     /// Anything else: planned and executed by DataFusion over Floe's catalog.
     DataFusion(Box<DFStatement>),
@@ -71,7 +106,8 @@ pub enum PartitionTransform {
 
 /// Splits `sql` into statements. Empty statements (stray semicolons) are skipped.
 pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
-    let mut parser = DFParserBuilder::new(sql).build()?;
+    let sql = crate::time_travel::rewrite(sql)?;
+    let mut parser = DFParserBuilder::new(sql.as_str()).build()?;
     let mut statements = Vec::new();
     let mut expecting_delimiter = false;
     loop {
@@ -172,6 +208,61 @@ fn parse_statement(df: &mut DFParser) -> Result<Statement> {
             let table = p.parse_object_name(false).map_err(syntax)?;
             Some(Statement::Describe { table })
         }
+    } else if p.parse_keyword(Keyword::OPTIMIZE) {
+        let _ = p.parse_keyword(Keyword::TABLE);
+        let table = p.parse_object_name(false).map_err(syntax)?;
+        let filter = if p.parse_keyword(Keyword::WHERE) {
+            Some(p.parse_expr().map_err(syntax)?.to_string())
+        } else {
+            None
+        };
+        Some(Statement::Optimize {
+            table,
+            filter,
+            file_size_threshold: None,
+        })
+    } else if p.parse_keyword(Keyword::VACUUM) {
+        let _ = p.parse_keyword(Keyword::TABLE);
+        let table = p.parse_object_name(false).map_err(syntax)?;
+        let retain = if p.parse_keyword(Keyword::RETAIN) {
+            let amount = p.parse_literal_uint().map_err(syntax)?;
+            let unit = match p.parse_one_of_keywords(&[Keyword::HOURS, Keyword::DAYS]) {
+                Some(Keyword::HOURS) => 3600,
+                Some(_) => 86_400,
+                None => return Err(FloeError::syntax("expected HOURS or DAYS after RETAIN n")),
+            };
+            Some(Duration::from_secs(amount.saturating_mul(unit)))
+        } else {
+            None
+        };
+        let dry_run = p.parse_keywords(&[Keyword::DRY, Keyword::RUN]);
+        Some(Statement::Vacuum {
+            table,
+            retain,
+            dry_run,
+        })
+    } else if p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) {
+        let table = p.parse_object_name(false).map_err(syntax)?;
+        if p.parse_keyword(Keyword::EXECUTE) {
+            Some(parse_table_procedure(p, table)?)
+        } else {
+            None
+        }
+    } else if p.parse_keyword(Keyword::SET)
+        && matches!(p.peek_token().token, Token::Word(ref w) if w.value.eq_ignore_ascii_case("floe"))
+    {
+        let name = p.parse_object_name(false).map_err(syntax)?.to_string();
+        if !p.consume_token(&Token::Eq) {
+            p.expect_keyword(Keyword::TO).map_err(syntax)?;
+        }
+        let value = match p.parse_value().map_err(syntax)?.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s,
+            other => other.to_string(),
+        };
+        Some(Statement::SetFloeOption {
+            name: name.to_ascii_lowercase(),
+            value,
+        })
     } else {
         None
     };
@@ -300,6 +391,190 @@ fn parse_properties(df: &mut DFParser) -> Result<Vec<(String, String)>> {
     Ok(properties)
 }
 
+/// `name(arg, key => 'value', ...)` after `ALTER TABLE t EXECUTE`.
+fn parse_table_procedure(
+    p: &mut datafusion::sql::sqlparser::parser::Parser,
+    table: ObjectName,
+) -> Result<Statement> {
+    let procedure = p
+        .parse_identifier()
+        .map_err(syntax)?
+        .value
+        .to_ascii_lowercase();
+    let mut named: Vec<(String, String)> = Vec::new();
+    let mut positional: Vec<String> = Vec::new();
+    if p.consume_token(&Token::LParen) && !p.consume_token(&Token::RParen) {
+        loop {
+            let is_named = matches!(p.peek_token().token, Token::Word(_))
+                && p.peek_nth_token(1).token == Token::RArrow;
+            let key = if is_named {
+                let key = p
+                    .parse_identifier()
+                    .map_err(syntax)?
+                    .value
+                    .to_ascii_lowercase();
+                p.expect_token(&Token::RArrow).map_err(syntax)?;
+                Some(key)
+            } else {
+                None
+            };
+            let negative = p.consume_token(&Token::Minus);
+            let value = match p.parse_value().map_err(syntax)?.value {
+                Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s,
+                Value::Number(n, _) if negative => format!("-{n}"),
+                other => other.to_string(),
+            };
+            match key {
+                Some(key) => named.push((key, value)),
+                None => positional.push(value),
+            }
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        p.expect_token(&Token::RParen).map_err(syntax)?;
+    }
+    let mut args = ProcedureArgs {
+        procedure: procedure.clone(),
+        named,
+        positional,
+    };
+    let statement = match procedure.as_str() {
+        "optimize" => {
+            let threshold = args.take("file_size_threshold")?;
+            Statement::Optimize {
+                table,
+                filter: None,
+                file_size_threshold: threshold.as_deref().map(parse_size).transpose()?,
+            }
+        }
+        "expire_snapshots" => Statement::ExpireSnapshots {
+            table,
+            retention: args
+                .take("retention_threshold")?
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?,
+        },
+        "remove_orphan_files" => Statement::RemoveOrphanFiles {
+            table,
+            retention: args
+                .take("retention_threshold")?
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?,
+        },
+        "rollback_to_snapshot" => {
+            let id = args
+                .take("snapshot_id")?
+                .ok_or_else(|| FloeError::syntax("rollback_to_snapshot needs a snapshot id"))?;
+            Statement::RollbackToSnapshot {
+                table,
+                snapshot_id: id
+                    .parse()
+                    .map_err(|_| FloeError::syntax(format!("snapshot id {id} is not a number")))?,
+            }
+        }
+        other => {
+            return Err(FloeError::syntax(format!(
+                "unknown table procedure {other}; expected optimize, expire_snapshots, \
+                 remove_orphan_files or rollback_to_snapshot"
+            )));
+        }
+    };
+    args.finish()?;
+    Ok(statement)
+}
+
+/// The arguments of a table procedure: each parameter may be given by name or position.
+struct ProcedureArgs {
+    procedure: String,
+    named: Vec<(String, String)>,
+    positional: Vec<String>,
+}
+
+impl ProcedureArgs {
+    fn take(&mut self, name: &str) -> Result<Option<String>> {
+        if let Some(i) = self.named.iter().position(|(k, _)| k == name) {
+            return Ok(Some(self.named.remove(i).1));
+        }
+        Ok((!self.positional.is_empty()).then(|| self.positional.remove(0)))
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Some((key, _)) = self.named.first() {
+            return Err(FloeError::syntax(format!(
+                "{} has no parameter {key}",
+                self.procedure
+            )));
+        }
+        if !self.positional.is_empty() {
+            return Err(FloeError::syntax(format!(
+                "too many arguments for {}",
+                self.procedure
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A byte size such as `128MB`, `1GB`, `512kB` or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let (number, unit) = split_number(text);
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        "tb" => 1 << 40,
+        _ => {
+            return Err(FloeError::invalid(format!(
+                "invalid size '{text}'; use e.g. '128MB'"
+            )));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| FloeError::invalid(format!("invalid size '{text}'; use e.g. '128MB'")))
+}
+
+/// A duration such as `7d`, `12h`, `30m`, `10s`, `0s` or `7 days`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let (number, unit) = split_number(text);
+    let seconds: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" => 0,
+        "s" | "sec" | "second" | "seconds" => 1,
+        "m" | "min" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => {
+            return Err(FloeError::invalid(format!(
+                "invalid duration '{text}'; use e.g. '7d', '12h', '30m' or '0s'"
+            )));
+        }
+    };
+    let n: u64 = number.parse().map_err(|_| {
+        FloeError::invalid(format!(
+            "invalid duration '{text}'; use e.g. '7d', '12h', '30m' or '0s'"
+        ))
+    })?;
+    Ok(if unit.trim().eq_ignore_ascii_case("ms") {
+        Duration::from_millis(n)
+    } else {
+        Duration::from_secs(n.saturating_mul(seconds))
+    })
+}
+
+fn split_number(text: &str) -> (&str, &str) {
+    let text = text.trim();
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    (&text[..end], text[end..].trim())
+}
+
 fn syntax(err: ParserError) -> FloeError {
     let text = match err {
         ParserError::ParserError(text) | ParserError::TokenizerError(text) => text,
@@ -361,6 +636,54 @@ mod tests {
         };
         assert!(table.columns.is_empty());
         assert!(table.query.is_some());
+    }
+
+    #[test]
+    fn maintenance_statements() {
+        assert!(matches!(
+            one("OPTIMIZE s.t WHERE day = DATE '2024-01-01'"),
+            Statement::Optimize { filter: Some(f), file_size_threshold: None, .. } if f.contains("day =")
+        ));
+        assert!(matches!(
+            one("ALTER TABLE t EXECUTE optimize(file_size_threshold => '128MB')"),
+            Statement::Optimize {
+                file_size_threshold: Some(134_217_728),
+                filter: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("VACUUM t RETAIN 2 HOURS DRY RUN"),
+            Statement::Vacuum { retain: Some(d), dry_run: true, .. } if d.as_secs() == 7200
+        ));
+        assert!(matches!(
+            one("ALTER TABLE t EXECUTE expire_snapshots(retention_threshold => '0s')"),
+            Statement::ExpireSnapshots { retention: Some(d), .. } if d.is_zero()
+        ));
+        assert!(matches!(
+            one("ALTER TABLE t EXECUTE rollback_to_snapshot(42)"),
+            Statement::RollbackToSnapshot {
+                snapshot_id: 42,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("SET floe.vacuum.min_retention = '0s'"),
+            Statement::SetFloeOption { name, value } if name == "floe.vacuum.min_retention" && value == "0s"
+        ));
+        assert!(matches!(
+            one("SET datafusion.execution.batch_size = 10"),
+            Statement::DataFusion(_)
+        ));
+        assert!(matches!(
+            one("ALTER TABLE t ADD COLUMN c INT"),
+            Statement::DataFusion(_)
+        ));
+        assert!(parse_sql("ALTER TABLE t EXECUTE optimize(bogus => 1)").is_err());
+        assert!(parse_sql("ALTER TABLE t EXECUTE optimize(file_size_threshold => 'big')").is_err());
+        assert!(parse_sql("ALTER TABLE t EXECUTE wibble()").is_err());
+        assert_eq!(parse_duration("7d").unwrap().as_secs(), 604_800);
+        assert_eq!(parse_duration("7 days").unwrap().as_secs(), 604_800);
     }
 
     #[test]

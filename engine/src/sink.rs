@@ -18,7 +18,6 @@ use futures::StreamExt;
 use iceberg::arrow::record_batch_partition_splitter::RecordBatchPartitionSplitter;
 use iceberg::spec::{DataFile, DataFileFormat, TableProperties};
 use iceberg::table::Table;
-use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{
@@ -28,14 +27,11 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::partitioning::PartitioningWriter;
 use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
-use iceberg::{Catalog, ErrorKind};
 
 use crate::catalog::FloeCatalog;
+use crate::commit::{Change, commit};
 use crate::error::{FloeError, Result, sqlstate, to_datafusion};
 use crate::write_properties::writer_properties;
-
-/// How many times an append starts over after losing every retry to other writers.
-const COMMIT_ATTEMPTS: u32 = 20;
 
 /// The `DataSink` behind `INSERT INTO <iceberg table>`.
 pub struct IcebergSink {
@@ -62,7 +58,9 @@ impl IcebergSink {
         }
     }
 
-    async fn write_files(
+    /// Writes `data` into new data files of the table (not yet committed), returning them
+    /// and the number of rows.
+    pub(crate) async fn write_files(
         &self,
         mut data: SendableRecordBatchStream,
     ) -> Result<(Vec<DataFile>, u64)> {
@@ -140,35 +138,18 @@ impl IcebergSink {
         )?)
     }
 
-    /// Appends `files` as one snapshot. Under heavy contention the library's own retries
-    /// (a handful) can all lose the race; an append never truly conflicts, so it starts
-    /// again from the newest metadata until it lands or [`COMMIT_ATTEMPTS`] run out.
+    /// Appends `files` as one snapshot through the engine's one commit path.
     async fn commit(&self, files: Vec<DataFile>) -> Result<()> {
-        let mut table = self.table.clone();
-        for attempt in 1..=COMMIT_ATTEMPTS {
-            let transaction = Transaction::new(&table);
-            let transaction = transaction
-                .fast_append()
-                .add_data_files(files.clone())
-                .apply(transaction)?;
-            match transaction.commit(self.catalog.as_ref()).await {
-                Ok(_) => return Ok(()),
-                Err(err)
-                    if err.kind() == ErrorKind::CatalogCommitConflicts
-                        && attempt < COMMIT_ATTEMPTS =>
-                {
-                    // Jitter keeps two writers from retrying in lockstep.
-                    let pause = 20 + (uuid::Uuid::new_v4().as_u128() % 200) as u64;
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                    table = self.catalog.load_table(table.identifier()).await?;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        unreachable!("the last attempt returns")
+        commit(
+            self.catalog.as_ref(),
+            self.table.identifier(),
+            &Change::Append(files),
+        )
+        .await?;
+        Ok(())
     }
 
-    async fn remove_files(&self, files: &[DataFile]) {
+    pub(crate) async fn remove_files(&self, files: &[DataFile]) {
         for file in files {
             let _ = self.table.file_io().delete(file.file_path()).await;
         }

@@ -52,6 +52,8 @@ pub struct IcebergTable {
     schema: SchemaRef,
     /// Columns with their Iceberg field ids, as written into Parquet.
     file_schema: SchemaRef,
+    /// Time travel: the snapshot to read instead of the current one.
+    snapshot_id: Option<i64>,
 }
 
 impl IcebergTable {
@@ -77,13 +79,32 @@ impl IcebergTable {
             table,
             schema,
             file_schema,
+            snapshot_id: None,
         })
+    }
+
+    /// The table as of snapshot `snapshot_id` (time travel); such a table is read-only.
+    pub fn at_snapshot(mut self, snapshot_id: i64) -> Self {
+        self.snapshot_id = Some(snapshot_id);
+        self
+    }
+
+    /// The snapshot a scan reads.
+    fn snapshot(&self) -> Option<&iceberg::spec::SnapshotRef> {
+        let metadata = self.table.metadata();
+        match self.snapshot_id {
+            Some(id) => metadata.snapshot_by_id(id),
+            None => metadata.current_snapshot(),
+        }
     }
 
     /// The data files of the current snapshot that `predicate` cannot rule out, as
     /// Iceberg's planning finds them from manifests, partition values and column bounds.
     async fn plan_files(&self, predicate: Option<Predicate>) -> DFResult<Vec<FileScanTask>> {
         let mut scan = self.table.scan();
+        if let Some(id) = self.snapshot_id {
+            scan = scan.snapshot_id(id);
+        }
         if let Some(predicate) = predicate {
             scan = scan.with_filter(predicate);
         }
@@ -158,8 +179,8 @@ impl TableProvider for IcebergTable {
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         let metadata = self.table.metadata();
         // Iceberg binds the predicate to the schema the snapshot was written with.
-        let scan_schema = metadata
-            .current_snapshot()
+        let scan_schema = self
+            .snapshot()
             .and_then(|snapshot| snapshot.schema_id())
             .and_then(|id| metadata.schema_by_id(id))
             .unwrap_or_else(|| metadata.current_schema());
@@ -167,7 +188,7 @@ impl TableProvider for IcebergTable {
         let manifests = self
             .catalog
             .manifests()
-            .current(&self.table)
+            .of_snapshot(&self.table, self.snapshot())
             .await
             .map_err(iceberg_to_datafusion)?;
         let bound = predicate
@@ -261,6 +282,12 @@ impl TableProvider for IcebergTable {
         input: Arc<dyn ExecutionPlan>,
         insert_op: InsertOp,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        if self.snapshot_id.is_some() {
+            return Err(DataFusionError::Plan(
+                "a table read as of a snapshot (FOR VERSION/TIMESTAMP AS OF) cannot be written"
+                    .to_string(),
+            ));
+        }
         if insert_op != InsertOp::Append {
             return Err(DataFusionError::NotImplemented(format!(
                 "{insert_op} into an Iceberg table; use INSERT INTO"

@@ -251,8 +251,55 @@ def floe_reads_columns_by_field_id(warehouse):
     check(rows[2] == {"id": 3, "new_name": "c", "gone": 300}, f"pyiceberg reads Floe's append: {rows}")
 
 
+def pyiceberg_reads_after_optimize_vacuum_and_rollback(warehouse):
+    floe(
+        warehouse,
+        """
+        CREATE TABLE life (day INT NOT NULL, id BIGINT) PARTITIONED BY (day);
+        INSERT INTO life VALUES (1, 1), (2, 2);
+        INSERT INTO life VALUES (1, 3), (2, 4);
+        INSERT INTO life VALUES (1, 5);
+        """,
+    )
+
+    def py_ids():
+        table = catalog(warehouse).load_table("public.life")
+        return sorted(table.scan().to_arrow().column("id").to_pylist())
+
+    rows = floe(warehouse, "OPTIMIZE life")
+    check(rows[1][:2] == ["5", "2"], f"OPTIMIZE rewrote 5 files into 2: {rows}")
+    table = catalog(warehouse).load_table("public.life")
+    summary = table.current_snapshot().summary
+    check(summary.operation.value == "replace", f"replace snapshot: {summary}")
+    check(summary["total-records"] == "5" and summary["total-data-files"] == "2", f"totals: {summary}")
+    check(py_ids() == [1, 2, 3, 4, 5], f"pyiceberg rows after OPTIMIZE: {py_ids()}")
+    files = table.inspect.files()
+    check(files.num_rows == 2, f"pyiceberg sees the compacted files: {files.num_rows}")
+
+    floe(warehouse, "SET floe.vacuum.min_retention = '0s'; VACUUM life RETAIN 0 HOURS")
+    table = catalog(warehouse).load_table("public.life")
+    check(len(table.snapshots()) == 1, f"VACUUM expired old snapshots: {len(table.snapshots())}")
+    check(py_ids() == [1, 2, 3, 4, 5], f"pyiceberg rows after VACUUM: {py_ids()}")
+    parquet = [
+        name
+        for root, _, names in os.walk(os.path.join(warehouse, "public", "life", "data"))
+        for name in names
+        if name.endswith(".parquet")
+    ]
+    check(len(parquet) == 2, f"VACUUM deleted the rewritten files: {parquet}")
+
+    floe(warehouse, "INSERT INTO life VALUES (3, 6)")
+    before = table.current_snapshot().snapshot_id
+    check(py_ids() == [1, 2, 3, 4, 5, 6], f"pyiceberg reads the new row: {py_ids()}")
+    floe(warehouse, f"ALTER TABLE life EXECUTE rollback_to_snapshot({before})")
+    table = catalog(warehouse).load_table("public.life")
+    check(table.current_snapshot().snapshot_id == before, "rollback made the old snapshot current")
+    check(py_ids() == [1, 2, 3, 4, 5], f"pyiceberg rows after rollback: {py_ids()}")
+
+
 def main():
     tests = (
+        pyiceberg_reads_after_optimize_vacuum_and_rollback,
         pyiceberg_reads_floe_tables,
         floe_reads_pyiceberg_table,
         floe_opens_legacy_catalog,

@@ -1,0 +1,446 @@
+//! The one commit path: every change to a table (append, replace, rollback, expire) is
+//! turned into new metadata built on the current metadata, written, and published by a
+//! compare-and-swap of the catalog pointer. When another writer wins the race, the change
+//! is rebuilt on the newer metadata and validated again: an append always re-applies, a
+//! replace fails with SQLSTATE 40001 only if a file it removes is no longer live.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use iceberg::spec::{
+    DataContentType, DataFile, FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestListWriter,
+    ManifestWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotReference,
+    SnapshotRetention, SnapshotSummaryCollector, Summary, TableMetadata, TableMetadataBuilder,
+};
+use iceberg::table::Table;
+use iceberg::{Catalog, ErrorKind, TableIdent};
+
+use crate::catalog::FloeCatalog;
+use crate::error::{FloeError, Result, sqlstate};
+
+/// How long a change keeps being rebuilt on newer metadata before giving up. Losing a race
+/// costs one rebuild; only a table under a storm of commits from many writers takes long.
+const COMMIT_PATIENCE: Duration = Duration::from_secs(120);
+
+/// One kind of change to a table.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// New data files, added beside the live ones (`append` snapshot).
+    Append(Vec<DataFile>),
+    /// Live data files swapped for new files holding the same rows (`replace` snapshot,
+    /// as compaction writes it). `remove` holds data file paths.
+    Replace {
+        remove: HashSet<String>,
+        add: Vec<DataFile>,
+    },
+    /// Points the main branch at an ancestor snapshot again.
+    Rollback { snapshot_id: i64 },
+    /// Drops snapshots from the metadata (their files are deleted by VACUUM afterwards).
+    ExpireSnapshots { snapshot_ids: Vec<i64> },
+}
+
+/// Commits `change` to table `ident`, rebuilding it on newer metadata after a lost race.
+pub async fn commit(catalog: &FloeCatalog, ident: &TableIdent, change: &Change) -> Result<Table> {
+    let started = std::time::Instant::now();
+    let mut pause_limit_ms: u64 = 20;
+    loop {
+        let base = catalog.load_table(ident).await?;
+        let base_location = base.metadata_location_result()?.to_string();
+        let mut written = Vec::new();
+        let staged = match stage(&base, change, &mut written).await {
+            Ok(metadata) => metadata,
+            Err(err) => {
+                remove_files(&base, &written).await;
+                return Err(err);
+            }
+        };
+        match catalog
+            .publish_metadata(&base, &base_location, staged)
+            .await
+        {
+            Ok(table) => return Ok(table),
+            Err(err) if err.kind() == ErrorKind::CatalogCommitConflicts => {
+                remove_files(&base, &written).await;
+                if started.elapsed() > COMMIT_PATIENCE {
+                    return Err(err.into());
+                }
+                // Random pauses keep writers from retrying in lockstep; the range grows
+                // with each lost race so that many writers spread out.
+                let pause = 1 + (uuid::Uuid::new_v4().as_u128() % pause_limit_ms as u128) as u64;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                pause_limit_ms = (pause_limit_ms * 2).min(1000);
+            }
+            Err(err) => {
+                remove_files(&base, &written).await;
+                return Err(err.into());
+            }
+        }
+    }
+}
+
+async fn remove_files(table: &Table, paths: &[String]) {
+    for path in paths {
+        let _ = table.file_io().delete(path).await;
+    }
+}
+
+/// Builds the metadata that results from applying `change` to `base`, writing any manifests
+/// and manifest list it needs (their paths are pushed to `written`).
+async fn stage(base: &Table, change: &Change, written: &mut Vec<String>) -> Result<TableMetadata> {
+    let metadata = base.metadata();
+    let builder = metadata
+        .clone()
+        .into_builder(base.metadata_location().map(str::to_string));
+    let builder = match change {
+        Change::Append(files) => {
+            add_data_snapshot(
+                base,
+                builder,
+                Operation::Append,
+                &HashSet::new(),
+                files,
+                written,
+            )
+            .await?
+        }
+        Change::Replace { remove, add } => {
+            add_data_snapshot(base, builder, Operation::Replace, remove, add, written).await?
+        }
+        Change::Rollback { snapshot_id } => {
+            if !is_ancestor_of_current(metadata, *snapshot_id) {
+                return Err(FloeError::invalid(format!(
+                    "snapshot {snapshot_id} is not an ancestor of the current snapshot of table {}",
+                    base.identifier()
+                )));
+            }
+            builder.set_ref(MAIN_BRANCH, main_branch(*snapshot_id))?
+        }
+        Change::ExpireSnapshots { snapshot_ids } => {
+            let current = metadata.current_snapshot_id();
+            if snapshot_ids.iter().any(|id| Some(*id) == current) {
+                return Err(FloeError::invalid("the current snapshot cannot be expired"));
+            }
+            builder.remove_snapshots(snapshot_ids)
+        }
+    };
+    Ok(builder.build()?.metadata)
+}
+
+fn main_branch(snapshot_id: i64) -> SnapshotReference {
+    SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None))
+}
+
+/// Whether `snapshot_id` is the current snapshot or one of its parents.
+pub fn is_ancestor_of_current(metadata: &TableMetadata, snapshot_id: i64) -> bool {
+    let mut next = metadata.current_snapshot_id();
+    while let Some(id) = next {
+        if id == snapshot_id {
+            return true;
+        }
+        next = metadata
+            .snapshot_by_id(id)
+            .and_then(|s| s.parent_snapshot_id());
+    }
+    false
+}
+
+/// Adds a snapshot whose live data files are the base's, minus `remove`, plus `add`.
+async fn add_data_snapshot(
+    base: &Table,
+    builder: TableMetadataBuilder,
+    operation: Operation,
+    remove: &HashSet<String>,
+    add: &[DataFile],
+    written: &mut Vec<String>,
+) -> Result<TableMetadataBuilder> {
+    let metadata = base.metadata();
+    let snapshot_id = new_snapshot_id(metadata);
+    let sequence_number = metadata.next_sequence_number();
+    let commit_id = uuid::Uuid::new_v4();
+    let mut summary = SnapshotSummaryCollector::default();
+    let schema = metadata.current_schema().clone();
+    let spec = metadata.default_partition_spec().clone();
+
+    let mut manifests = Vec::new();
+    let mut still_to_remove: HashSet<&str> = remove.iter().map(String::as_str).collect();
+    if let Some(current) = metadata.current_snapshot() {
+        let list = base.manifest_list_reader(current).load().await?;
+        let current_manifests: Vec<_> = list.consume_entries().into_iter().collect();
+        for manifest in current_manifests {
+            if remove.is_empty() || manifest.content != ManifestContentType::Data {
+                manifests.push(manifest);
+                continue;
+            }
+            let loaded = manifest.load_manifest(base.file_io()).await?;
+            let touched = loaded
+                .entries()
+                .iter()
+                .any(|e| e.is_alive() && still_to_remove.contains(e.file_path()));
+            if !touched {
+                manifests.push(manifest);
+                continue;
+            }
+            // Rewrite the manifest: removed files become `deleted` entries of this
+            // snapshot, the others stay as `existing` entries with their history.
+            let file_spec = metadata
+                .partition_spec_by_id(manifest.partition_spec_id)
+                .ok_or_else(|| {
+                    FloeError::internal("manifest refers to an unknown partition spec")
+                })?;
+            let mut writer = manifest_writer(
+                base,
+                &commit_id,
+                written,
+                snapshot_id,
+                file_spec.as_ref().clone(),
+            )?;
+            for entry in loaded.entries() {
+                if !entry.is_alive() {
+                    continue;
+                }
+                let sequence = entry.sequence_number.unwrap_or(0);
+                let file_sequence = entry.file_sequence_number.or(Some(sequence));
+                if still_to_remove.remove(entry.file_path()) {
+                    summary.remove_file(entry.data_file(), schema.clone(), file_spec.clone());
+                    writer.add_delete_file(entry.data_file().clone(), sequence, file_sequence)?;
+                } else {
+                    writer.add_existing_file(
+                        entry.data_file().clone(),
+                        entry.snapshot_id.unwrap_or(manifest.added_snapshot_id),
+                        sequence,
+                        file_sequence,
+                    )?;
+                }
+            }
+            manifests.push(writer.write_manifest_file().await?);
+        }
+    }
+    if let Some(missing) = still_to_remove.iter().next() {
+        return Err(FloeError::new(
+            sqlstate::SERIALIZATION_FAILURE,
+            format!(
+                "table {} was changed concurrently: data file {missing} is no longer part of it",
+                base.identifier()
+            ),
+        ));
+    }
+    if !add.is_empty() {
+        let mut writer = manifest_writer(
+            base,
+            &commit_id,
+            written,
+            snapshot_id,
+            spec.as_ref().clone(),
+        )?;
+        for file in add {
+            if file.content_type() != DataContentType::Data {
+                return Err(FloeError::internal("only data files can be added"));
+            }
+            summary.add_file(file, schema.clone(), spec.clone());
+            // A negative sequence number leaves it to be inherited from the manifest list.
+            writer.add_file(file.clone(), -1)?;
+        }
+        // New manifests go first, as readers expect the newest data first.
+        manifests.insert(0, writer.write_manifest_file().await?);
+    }
+
+    let list_path = format!(
+        "{}/metadata/snap-{snapshot_id}-0-{commit_id}.avro",
+        metadata.location()
+    );
+    let output = base.file_io().new_output(&list_path)?.writer().await?;
+    written.push(list_path.clone());
+    let parent = metadata.current_snapshot_id();
+    let first_row_id = metadata.next_row_id();
+    let mut list = match metadata.format_version() {
+        FormatVersion::V1 => ManifestListWriter::v1(output, snapshot_id, parent),
+        FormatVersion::V2 => ManifestListWriter::v2(output, snapshot_id, parent, sequence_number),
+        FormatVersion::V3 => ManifestListWriter::v3(
+            output,
+            snapshot_id,
+            parent,
+            sequence_number,
+            Some(first_row_id),
+        ),
+    };
+    list.add_manifests(manifests.into_iter())?;
+    let next_row_id = list.next_row_id();
+    list.close().await?;
+
+    let summary = Summary {
+        operation,
+        additional_properties: with_totals(
+            summary.build(),
+            metadata.current_snapshot().map(|s| s.summary()),
+        ),
+    };
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(parent)
+        .with_sequence_number(sequence_number)
+        .with_timestamp_ms(now_ms().max(metadata.last_updated_ms()))
+        .with_manifest_list(list_path)
+        .with_summary(summary)
+        .with_schema_id(metadata.current_schema_id());
+    let snapshot = match next_row_id {
+        Some(next) => snapshot
+            .with_row_range(first_row_id, next - first_row_id)
+            .build(),
+        None => snapshot.build(),
+    };
+    Ok(builder
+        .add_snapshot(snapshot)?
+        .set_ref(MAIN_BRANCH, main_branch(snapshot_id))?)
+}
+
+fn manifest_writer(
+    base: &Table,
+    commit_id: &uuid::Uuid,
+    written: &mut Vec<String>,
+    snapshot_id: i64,
+    spec: iceberg::spec::PartitionSpec,
+) -> Result<ManifestWriter> {
+    let metadata = base.metadata();
+    let path = format!(
+        "{}/metadata/{commit_id}-m{}.avro",
+        metadata.location(),
+        written.len()
+    );
+    let output = base.file_io().new_output(&path)?;
+    written.push(path);
+    let builder = ManifestWriterBuilder::new(
+        output,
+        Some(snapshot_id),
+        metadata.current_schema().clone(),
+        spec,
+    );
+    Ok(match metadata.format_version() {
+        FormatVersion::V1 => builder.build_v1(),
+        FormatVersion::V2 => builder.build_v2_data(),
+        FormatVersion::V3 => builder.build_v3_data(),
+    })
+}
+
+/// The `total-*` summary values: the previous snapshot's totals plus what this snapshot
+/// added minus what it removed. A previous snapshot without totals leaves them unknown.
+fn with_totals(
+    mut properties: HashMap<String, String>,
+    previous: Option<&Summary>,
+) -> HashMap<String, String> {
+    const TOTALS: [(&str, &str, &str); 6] = [
+        ("total-data-files", "added-data-files", "deleted-data-files"),
+        (
+            "total-delete-files",
+            "added-delete-files",
+            "removed-delete-files",
+        ),
+        ("total-records", "added-records", "deleted-records"),
+        ("total-files-size", "added-files-size", "removed-files-size"),
+        (
+            "total-position-deletes",
+            "added-position-deletes",
+            "removed-position-deletes",
+        ),
+        (
+            "total-equality-deletes",
+            "added-equality-deletes",
+            "removed-equality-deletes",
+        ),
+    ];
+    let number = |map: &HashMap<String, String>, key: &str| -> Option<u64> {
+        match map.get(key) {
+            Some(value) => value.parse().ok(),
+            None => Some(0),
+        }
+    };
+    for (total, added, removed) in TOTALS {
+        let before = match previous {
+            None => Some(0),
+            Some(summary) => summary
+                .additional_properties
+                .get(total)
+                .and_then(|v| v.parse::<u64>().ok()),
+        };
+        let (Some(before), Some(added), Some(removed)) = (
+            before,
+            number(&properties, added),
+            number(&properties, removed),
+        ) else {
+            continue;
+        };
+        let value = (before + added).saturating_sub(removed);
+        properties.insert(total.to_string(), value.to_string());
+    }
+    properties
+}
+
+fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
+    loop {
+        let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
+        let id = ((high ^ low) & (i64::MAX as u64)) as i64;
+        if id != 0 && metadata.snapshot_by_id(id).is_none() {
+            return id;
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn totals_add_and_subtract_from_the_previous_snapshot() {
+        let previous = Summary {
+            operation: Operation::Append,
+            additional_properties: props(&[
+                ("total-data-files", "5"),
+                ("total-records", "50"),
+                ("total-files-size", "5000"),
+                ("total-delete-files", "0"),
+                ("total-position-deletes", "0"),
+                ("total-equality-deletes", "0"),
+            ]),
+        };
+        let now = with_totals(
+            props(&[
+                ("added-data-files", "1"),
+                ("deleted-data-files", "4"),
+                ("added-records", "40"),
+                ("deleted-records", "40"),
+                ("added-files-size", "900"),
+                ("removed-files-size", "4000"),
+            ]),
+            Some(&previous),
+        );
+        assert_eq!(now["total-data-files"], "2");
+        assert_eq!(now["total-records"], "50");
+        assert_eq!(now["total-files-size"], "1900");
+        assert_eq!(now["total-delete-files"], "0");
+    }
+
+    #[test]
+    fn unknown_previous_totals_stay_unknown() {
+        let previous = Summary {
+            operation: Operation::Append,
+            additional_properties: HashMap::new(),
+        };
+        let now = with_totals(props(&[("added-data-files", "1")]), Some(&previous));
+        assert!(!now.contains_key("total-data-files"));
+        let first = with_totals(props(&[("added-data-files", "1")]), None);
+        assert_eq!(first["total-data-files"], "1");
+    }
+}
