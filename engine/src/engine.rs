@@ -187,6 +187,14 @@ impl Engine {
                     schema,
                 })
             }
+            Statement::Optimize { .. } => {
+                Ok(no_parameters(Some(maintenance::optimize_result_schema())))
+            }
+            Statement::Vacuum { .. }
+            | Statement::ExpireSnapshots { .. }
+            | Statement::RemoveOrphanFiles { .. } => {
+                Ok(no_parameters(Some(maintenance::vacuum_result_schema())))
+            }
             _ => Ok(no_parameters(None)),
         }
     }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::context::SessionContext;
 use iceberg::TableIdent;
 
@@ -59,23 +59,41 @@ pub async fn run_optimize(
     request: OptimizeRequest,
 ) -> Result<Output> {
     let report = optimize(ctx, catalog, ident, &request).await?;
-    let columns = [
-        ("rewritten_data_files_count", report.rewritten_data_files),
-        ("added_data_files_count", report.added_data_files),
-        ("rewritten_bytes_count", report.rewritten_bytes),
-        ("added_bytes_count", report.added_bytes),
+    let counts = [
+        report.rewritten_data_files,
+        report.added_data_files,
+        report.rewritten_bytes,
+        report.added_bytes,
     ];
-    let schema = Schema::new(
+    let arrays: Vec<ArrayRef> = counts
+        .iter()
+        .map(|value| Arc::new(UInt64Array::from(vec![*value])) as ArrayRef)
+        .collect();
+    Output::batch(RecordBatch::try_new(optimize_result_schema(), arrays)?)
+}
+
+/// The one row OPTIMIZE returns (known before it runs, for the wire's Describe).
+pub fn optimize_result_schema() -> SchemaRef {
+    let columns = [
+        "rewritten_data_files_count",
+        "added_data_files_count",
+        "rewritten_bytes_count",
+        "added_bytes_count",
+    ];
+    Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(name, _)| Field::new(*name, DataType::UInt64, false))
+            .map(|name| Field::new(*name, DataType::UInt64, false))
             .collect::<Vec<_>>(),
-    );
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .map(|(_, value)| Arc::new(UInt64Array::from(vec![*value])) as ArrayRef)
-        .collect();
-    Output::batch(RecordBatch::try_new(Arc::new(schema), arrays)?)
+    ))
+}
+
+/// The rows VACUUM and its actions return: one per file deleted (or to delete).
+pub fn vacuum_result_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("file_kind", DataType::Utf8, false),
+        Field::new("file_path", DataType::Utf8, false),
+    ]))
 }
 
 pub async fn run_rollback(
@@ -95,10 +113,7 @@ pub async fn run_vacuum(
     settings: &FloeSettings,
 ) -> Result<Output> {
     let report = vacuum::vacuum(catalog, ident, &request, settings.vacuum_min_retention()).await?;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("file_kind", DataType::Utf8, false),
-        Field::new("file_path", DataType::Utf8, false),
-    ]));
+    let schema = vacuum_result_schema();
     let kinds: StringArray = report.files.iter().map(|(k, _)| Some(k.as_str())).collect();
     let paths: StringArray = report.files.iter().map(|(_, p)| Some(p.as_str())).collect();
     Output::batch(RecordBatch::try_new(
