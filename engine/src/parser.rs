@@ -132,6 +132,10 @@ pub fn parse_sql(sql: &str) -> Result<Vec<Statement>> {
 
 fn parse_statement(df: &mut DFParser) -> Result<Statement> {
     let p = &mut df.parser;
+    // Start at the statement's first token rather than the whitespace before it:
+    // rewinding (`prev_token` skips whitespace) then lands exactly on it.
+    p.next_token();
+    p.prev_token();
     let start = p.index();
     let statement = if p.parse_keyword(Keyword::CREATE) {
         if p.parse_one_of_keywords(&[Keyword::SCHEMA, Keyword::DATABASE])
@@ -591,6 +595,20 @@ mod tests {
         let mut statements = parse_sql(sql).unwrap();
         assert_eq!(statements.len(), 1, "{sql}");
         statements.pop().unwrap()
+    }
+
+    /// A statement Floe looks at but leaves to DataFusion (SET, DROP VIEW) is parsed from
+    /// its own first token, also when another statement and a space come before it.
+    #[test]
+    fn statements_left_to_datafusion_follow_others() {
+        let statements =
+            parse_sql("SELECT 1; SET application_name = 'x';  DROP VIEW IF EXISTS v").unwrap();
+        assert_eq!(statements.len(), 3);
+        assert!(
+            statements
+                .iter()
+                .all(|s| matches!(s, Statement::DataFusion(_)))
+        );
     }
 
     #[test]
