@@ -1,6 +1,7 @@
 //! The aligned table, psql-style, and its expanded (`\x`) form. On a terminal the table is
-//! fitted to the terminal width: long cells are cut with `…` rather than wrapped, so each
-//! row stays one line.
+//! fitted to the terminal width: long one-line cells are cut with `…` rather than wrapped, so
+//! such a row stays one line; a cell with line breaks of its own (an EXPLAIN plan) is shown
+//! whole.
 
 use std::io::Write;
 
@@ -88,7 +89,11 @@ pub fn write_aligned(
             None if destination.styled => Cell::new(&settings.null).add_attribute(Attribute::Dim),
             None => Cell::new(&settings.null),
         }));
+        // A row of one-line values stays one line; a value with line breaks of its own
+        // (an EXPLAIN plan) is shown whole, wrapped to the width.
+        let multi_line = row.iter().flatten().any(|text| text.contains('\n'));
         if destination.width.is_some()
+            && !multi_line
             && let Some(last) = table.row_mut(table.row_count() - 1)
         {
             last.max_height(1);
@@ -210,6 +215,27 @@ mod tests {
         assert!(text.lines().all(|l| l.width() <= 14), "{text}");
         assert!(text.contains('…'), "{text}");
         assert_eq!(text.lines().count(), 4, "{text}");
+    }
+
+    #[test]
+    fn shows_every_line_of_a_multi_line_cell_on_a_terminal() {
+        let plan = Cells {
+            header: vec!["plan".into()],
+            numeric: vec![false],
+            rows: vec![vec![Some(
+                "FilterExec\n  IcebergScanExec\n    DataSourceExec".into(),
+            )]],
+        };
+        let mut out = Vec::new();
+        let destination = Destination {
+            width: Some(40),
+            styled: false,
+        };
+        write_aligned(&mut out, &plan, &Settings::default(), destination).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in ["FilterExec", "IcebergScanExec", "DataSourceExec"] {
+            assert!(text.contains(line), "{text}");
+        }
     }
 
     #[test]
