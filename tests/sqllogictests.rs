@@ -4,8 +4,6 @@
 //!
 //! `cargo test --test sqllogictests -- <substring>` runs only the matching files.
 
-use std::path::{Path, PathBuf};
-
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
@@ -13,6 +11,9 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use floe_engine::{Engine, FloeError, Output};
 use futures::StreamExt;
 use sqllogictest::{DBOutput, DefaultColumnType};
+
+mod slt_harness;
+use slt_harness::Tally;
 
 struct FloeDb {
     engine: Engine,
@@ -107,24 +108,10 @@ impl sqllogictest::AsyncDB for FloeDb {
     }
 }
 
-fn slt_files(filter: Option<&str>) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("sql/ directory")
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "slt"))
-        .filter(|path| filter.is_none_or(|f| path.to_string_lossy().contains(f)))
-        .collect();
-    files.sort();
-    files
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let files = slt_files(filter.as_deref());
-    let mut failed = 0;
-    for file in &files {
+    let mut tally = Tally::default();
+    for file in slt_harness::selected_files() {
         let warehouse = tempfile::tempdir().expect("temporary warehouse");
         let dir = warehouse.path().to_path_buf();
         let mut runner = sqllogictest::Runner::new(move || {
@@ -135,17 +122,7 @@ async fn main() {
                 })
             }
         });
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        match runner.run_file_async(file).await {
-            Ok(()) => println!("ok   {name}"),
-            Err(err) => {
-                failed += 1;
-                println!("FAIL {name}\n{err}\n");
-            }
-        }
+        tally.record(&file, runner.run_file_async(&file).await);
     }
-    println!("{} passed, {} failed", files.len() - failed, failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    tally.finish();
 }

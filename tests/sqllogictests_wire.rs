@@ -6,7 +6,7 @@
 //!
 //! `cargo test --test sqllogictests_wire -- <substring>` runs only the matching files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -16,6 +16,9 @@ use sqllogictest::{DBOutput, DefaultColumnType};
 use tokio::net::TcpListener;
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
+
+mod slt_harness;
+use slt_harness::Tally;
 
 struct WireDb {
     client: Client,
@@ -160,18 +163,6 @@ impl sqllogictest::AsyncDB for WireDb {
     }
 }
 
-fn slt_files(filter: Option<&str>) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("sql/ directory")
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "slt"))
-        .filter(|path| filter.is_none_or(|f| path.to_string_lossy().contains(f)))
-        .collect();
-    files.sort();
-    files
-}
-
 /// Starts a server over a fresh warehouse in `dir`; returns its port.
 async fn start_server(dir: &Path) -> u16 {
     let engine = Engine::open(dir).await.expect("open warehouse");
@@ -187,10 +178,8 @@ async fn start_server(dir: &Path) -> u16 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let files = slt_files(filter.as_deref());
-    let mut failed = 0;
-    for file in &files {
+    let mut tally = Tally::default();
+    for file in slt_harness::selected_files() {
         let warehouse = tempfile::tempdir().expect("temporary warehouse");
         let port = start_server(warehouse.path()).await;
         let url = format!("host=127.0.0.1 port={port} user=floe dbname=floe");
@@ -202,17 +191,7 @@ async fn main() {
                 Ok(WireDb { client })
             }
         });
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        match runner.run_file_async(file).await {
-            Ok(()) => println!("ok   {name}"),
-            Err(err) => {
-                failed += 1;
-                println!("FAIL {name}\n{err}\n");
-            }
-        }
+        tally.record(&file, runner.run_file_async(&file).await);
     }
-    println!("{} passed, {} failed", files.len() - failed, failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    tally.finish();
 }
