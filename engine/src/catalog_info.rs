@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use iceberg::spec::{NullOrder, SortDirection};
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableIdent};
 
-use crate::ddl::{no_such_table, partition_columns};
+use crate::ddl::{self, no_such_table, partition_columns};
 use crate::engine::Engine;
 use crate::error::{FloeError, Result};
 use crate::live_catalog::LiveCatalog;
@@ -49,16 +49,7 @@ pub struct ColumnInfo {
 impl Engine {
     /// Schema (Iceberg namespace) names, sorted.
     pub async fn schema_names(&self) -> Result<Vec<String>> {
-        let mut names: Vec<String> = self
-            .warehouse()
-            .catalog
-            .list_namespaces(None)
-            .await?
-            .iter()
-            .map(|ns| ns.join("."))
-            .collect();
-        names.sort();
-        Ok(names)
+        ddl::schema_names(&self.warehouse().catalog).await
     }
 
     /// Table names in `schema`, Iceberg and session-scoped ones, sorted. An unknown schema

@@ -77,7 +77,8 @@ pub fn no_such_table(table: &TableIdent) -> FloeError {
     )
 }
 
-pub async fn show_schemas(catalog: &FloeCatalog) -> Result<Output> {
+/// Schema (Iceberg namespace) names, sorted.
+pub async fn schema_names(catalog: &FloeCatalog) -> Result<Vec<String>> {
     let mut names: Vec<String> = catalog
         .list_namespaces(None)
         .await?
@@ -85,6 +86,11 @@ pub async fn show_schemas(catalog: &FloeCatalog) -> Result<Output> {
         .map(|ns| ns.join("."))
         .collect();
     names.sort();
+    Ok(names)
+}
+
+pub async fn show_schemas(catalog: &FloeCatalog) -> Result<Output> {
+    let names = schema_names(catalog).await?;
     Output::text_table(
         &["schema_name"],
         names.into_iter().map(|n| vec![Some(n)]).collect(),

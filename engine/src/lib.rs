@@ -37,6 +37,7 @@ mod write_properties;
 
 pub use catalog_info::{ColumnInfo, TableDetails};
 pub use datafusion::arrow;
+pub use names::quote as quote_ident;
 
 /// The SQL syntax trees statements carry, for faces that look inside them.
 pub mod sql {

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use floe_engine::quote_ident;
+
 use crate::command::COMMANDS;
 use crate::input::in_string_literal;
 
@@ -487,22 +489,6 @@ fn unquote(name: &str) -> String {
     match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
         Some(inner) => inner.replace("\"\"", "\""),
         None => name.to_lowercase(),
-    }
-}
-
-/// Quotes a name unless it reads back unchanged without quotes.
-fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 
