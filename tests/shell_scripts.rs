@@ -115,16 +115,21 @@ fn every_format_writes_exactly() {
 fn command_tags_and_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let wh = dir.path();
-    assert_eq!(
-        ok(
-            wh,
-            &[
-                "-c",
-                "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2); SELECT count(*) AS n FROM t"
-            ]
-        ),
-        "CREATE TABLE\nINSERT 0 2\n n\n---\n 2\n(1 row)\n"
+    let out = ok(
+        wh,
+        &[
+            "-c",
+            "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2); SELECT count(*) AS n FROM t",
+        ],
     );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["CREATE TABLE", "INSERT 0 2"], "{out}");
+    // After a write, what it stored: rows, files, size and compression.
+    assert!(
+        lines[2].starts_with("wrote 2 rows in 1 file, ") && lines[2].contains("compression"),
+        "{out}"
+    );
+    assert_eq!(lines[3..], [" n", "---", " 2", "(1 row)"], "{out}");
     assert_eq!(
         ok(
             wh,

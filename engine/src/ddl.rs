@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{ColumnDef, ColumnOption};
-use iceberg::spec::{FormatVersion, NestedField, Schema, Transform, UnboundPartitionSpec};
+use iceberg::spec::{
+    FormatVersion, NestedField, Schema, SortOrder, Transform, UnboundPartitionSpec,
+};
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
 
@@ -13,6 +15,7 @@ use crate::error::{FloeError, Result, sqlstate};
 use crate::names::{display_table, normalize, quote};
 use crate::output::Output;
 use crate::parser::{PartitionField, PartitionTransform};
+use crate::sort_order;
 use crate::types::{iceberg_type_from_sql, sql_name};
 
 pub async fn create_schema(
@@ -174,6 +177,7 @@ pub async fn create_table(
     ident: &TableIdent,
     schema: Schema,
     spec: UnboundPartitionSpec,
+    sort_order: Option<SortOrder>,
     properties: Vec<(String, String)>,
     if_not_exists: bool,
 ) -> Result<Option<Table>> {
@@ -211,6 +215,7 @@ pub async fn create_table(
         .name(ident.name().to_string())
         .schema(schema)
         .partition_spec(spec)
+        .sort_order_opt(sort_order)
         .properties(props)
         .format_version(format_version)
         .build();
@@ -339,6 +344,11 @@ pub fn show_create_table(ident: &TableIdent, table: &Table) -> Result<Output> {
     if !partitions.is_empty() {
         let fields: Vec<String> = partitions.into_iter().map(|(_, sql)| sql).collect();
         sql.push_str(&format!("\nPARTITIONED BY ({})", fields.join(", ")));
+    }
+    if let Some(order) =
+        sort_order::to_sql(metadata.default_sort_order(), metadata.current_schema())
+    {
+        sql.push_str(&format!("\n{order}"));
     }
     let mut properties: Vec<(&String, &String)> = metadata.properties().iter().collect();
     properties.sort();

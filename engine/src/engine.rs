@@ -29,11 +29,13 @@ use crate::live_catalog::LiveCatalog;
 use crate::maintenance::{self, FloeSettings};
 use crate::names::{schema_name, table_name};
 use crate::optimize::OptimizeRequest;
-use crate::output::Output;
+use crate::output::{Output, WriteSummary};
 use crate::parser::{CreateTable, Statement, parse_sql};
 use crate::pg_compat;
 use crate::session_statement::SessionStatement;
 use crate::settings::Settings;
+use crate::sink::WRITE_METRICS;
+use crate::sort_order;
 use crate::table::IcebergTable;
 use crate::types::iceberg_type_from_arrow;
 use crate::vacuum::{VacuumRequest, VacuumScope};
@@ -394,11 +396,13 @@ impl Engine {
             _ => ddl::schema_from_columns(&create.columns)?,
         };
         let spec = ddl::partition_spec(&create.partition_by, &schema)?;
+        let sort_order = sort_order::from_keys(&create.order_by, &schema)?;
         let created = ddl::create_table(
             self.warehouse.catalog.as_ref(),
             &ident,
             schema,
             spec,
+            sort_order,
             create.properties,
             create.if_not_exists,
         )
@@ -408,9 +412,10 @@ impl Engine {
         };
         // CREATE TABLE AS: the table exists only if its rows were committed too.
         match self.insert_plan(&ident, table, plan).await {
-            Ok(rows) => Ok(Output::Command {
+            Ok((rows, written)) => Ok(Output::Command {
                 tag: "SELECT",
                 rows: Some(rows),
+                written,
             }),
             Err(err) => {
                 let _ = ddl::drop_table(self.warehouse.catalog.as_ref(), &ident, true).await;
@@ -431,7 +436,7 @@ impl Engine {
         ident: &TableIdent,
         table: Table,
         plan: LogicalPlan,
-    ) -> Result<u64> {
+    ) -> Result<(u64, Option<WriteSummary>)> {
         let provider = Arc::new(IcebergTable::new(self.warehouse.catalog.clone(), table)?);
         let target = provider.schema();
         if target.fields().len() != plan.schema().fields().len() {
@@ -472,8 +477,18 @@ impl Engine {
                 )
             })?
             .build()?;
-        let batches = DataFrame::new(self.ctx.state(), insert).collect().await?;
-        Ok(count_from(&batches))
+        self.run_write(DataFrame::new(self.ctx.state(), insert))
+            .await
+    }
+
+    /// Runs a plan that writes (INSERT, COPY), returning its row count and, for writes
+    /// into Iceberg tables, what they wrote.
+    async fn run_write(&self, frame: DataFrame) -> Result<(u64, Option<WriteSummary>)> {
+        let task = Arc::new(frame.task_ctx());
+        let plan = frame.create_physical_plan().await?;
+        let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
+        let rows = count_from(&batches);
+        Ok((rows, write_summary(plan.as_ref(), rows)))
     }
 
     /// Refreshes the table listing when the statement reads it (information_schema,
@@ -505,10 +520,17 @@ impl Engine {
         let tag = command_tag(&plan);
         let frame = self.ctx.execute_logical_plan(plan).await?;
         match tag {
+            Some(tag @ ("INSERT" | "COPY")) => {
+                let (rows, written) = self.run_write(frame).await?;
+                Ok(Output::Command {
+                    tag,
+                    rows: Some(rows),
+                    written,
+                })
+            }
             Some(tag) => {
-                let batches = frame.collect().await?;
-                let rows = matches!(tag, "INSERT" | "COPY").then(|| count_from(&batches));
-                Ok(Output::Command { tag, rows })
+                frame.collect().await?;
+                Ok(Output::command(tag))
             }
             None => Ok(Output::Rows(frame.execute_stream().await?)),
         }
@@ -593,6 +615,22 @@ fn count_from(batches: &[datafusion::arrow::array::RecordBatch]) -> u64 {
                 .map(|a| (0..a.len()).map(|i| a.value(i)).sum::<u64>())
         })
         .sum()
+}
+
+/// The write metrics an Iceberg sink at the root of `plan` reported.
+fn write_summary(
+    plan: &dyn datafusion::physical_plan::ExecutionPlan,
+    rows: u64,
+) -> Option<WriteSummary> {
+    let metrics = plan.metrics()?;
+    let [files, bytes, uncompressed_bytes] =
+        WRITE_METRICS.map(|name| metrics.sum_by_name(name).map(|v| v.as_usize() as u64));
+    Some(WriteSummary {
+        rows,
+        files: files?,
+        bytes: bytes?,
+        uncompressed_bytes: uncompressed_bytes?,
+    })
 }
 
 /// The Iceberg schema for the result of `plan` (CREATE TABLE AS without a column list).

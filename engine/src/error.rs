@@ -36,6 +36,7 @@ pub mod sqlstate {
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const IO_ERROR: &str = "58030";
+    pub const OUT_OF_MEMORY: &str = "53200";
     pub const INTERNAL_ERROR: &str = "XX000";
 }
 
@@ -80,6 +81,12 @@ impl From<DataFusionError> for FloeError {
 
 impl From<datafusion::arrow::error::ArrowError> for FloeError {
     fn from(err: datafusion::arrow::error::ArrowError) -> Self {
+        classify_datafusion(DataFusionError::from(err))
+    }
+}
+
+impl From<datafusion::parquet::errors::ParquetError> for FloeError {
+    fn from(err: datafusion::parquet::errors::ParquetError) -> Self {
         classify_datafusion(DataFusionError::from(err))
     }
 }

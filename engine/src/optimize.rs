@@ -22,8 +22,9 @@ use crate::catalog::FloeCatalog;
 use crate::commit::{Change, commit};
 use crate::error::{FloeError, Result, iceberg_to_datafusion, sqlstate};
 use crate::partition_values::identity_columns;
-use crate::sink::IcebergSink;
+use crate::sink::write_data_files;
 use crate::snapshot_files;
+use crate::table_writer::Written;
 
 /// What `OPTIMIZE` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,7 +94,8 @@ pub async fn optimize(
         return Ok(OptimizeReport::default());
     }
 
-    let (added, rows) = rewrite(&table, catalog, &removed).await?;
+    let written = rewrite(ctx, &table, &removed).await?;
+    let (added, rows) = (written.files, written.rows);
     let removed: Vec<DataFile> = removed.into_iter().map(|(_, f)| f).collect();
     let expected: u64 = removed.iter().map(|f| f.record_count()).sum();
     let report = OptimizeReport {
@@ -140,10 +142,10 @@ fn target_file_size(table: &Table) -> Result<u64> {
 
 /// Reads `files` and writes their rows into new data files (not yet committed).
 async fn rewrite(
+    ctx: &SessionContext,
     table: &Table,
-    catalog: &Arc<FloeCatalog>,
     files: &[(i32, DataFile)],
-) -> Result<(Vec<DataFile>, u64)> {
+) -> Result<Written> {
     let schema = table.metadata().current_schema().clone();
     let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
     let tasks: Vec<iceberg::Result<FileScanTask>> = files
@@ -172,13 +174,14 @@ async fn rewrite(
     let file_schema = Arc::new(schema_to_arrow_schema(&schema)?);
     let stream =
         RecordBatchStreamAdapter::new(file_schema.clone(), batches.map_err(iceberg_to_datafusion));
-    let sink = IcebergSink::new(
-        catalog.clone(),
-        table.clone(),
-        file_schema.clone(),
+    write_data_files(
+        table,
         file_schema,
-    );
-    sink.write_files(Box::pin(stream)).await
+        Box::pin(stream),
+        None,
+        &ctx.runtime_env().memory_pool,
+    )
+    .await
 }
 
 /// Keeps the groups whose partition satisfies `filter`, a SQL predicate over identity

@@ -13,16 +13,55 @@ pub enum Output {
     /// A result set, streamed batch by batch.
     Rows(SendableRecordBatchStream),
     /// A statement that changes something. `tag` is PostgreSQL's command tag word(s)
-    /// (`CREATE TABLE`, `INSERT`, ...); `rows` the number of rows it affected, if it counts.
+    /// (`CREATE TABLE`, `INSERT`, ...); `rows` the number of rows it affected, if it counts;
+    /// `written` what a write put into the table's storage.
     Command {
         tag: &'static str,
         rows: Option<u64>,
+        written: Option<WriteSummary>,
     },
+}
+
+/// What a write (INSERT, COPY FROM, CREATE TABLE AS) added to a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub rows: u64,
+    pub files: u64,
+    /// The data files' size on storage.
+    pub bytes: u64,
+    /// The column data before encoding and compression.
+    pub uncompressed_bytes: u64,
+}
+
+impl WriteSummary {
+    /// How many times smaller the files are than the data they hold.
+    pub fn compression_ratio(&self) -> Option<f64> {
+        (self.bytes > 0).then(|| self.uncompressed_bytes as f64 / self.bytes as f64)
+    }
+
+    /// One line for people: `wrote 1000 rows in 2 files, 1.2 MiB (compression 3.4x)`.
+    pub fn describe(&self) -> String {
+        let files = if self.files == 1 { "file" } else { "files" };
+        let mut text = format!(
+            "wrote {} rows in {} {files}, {}",
+            self.rows,
+            self.files,
+            crate::table_writer::human_bytes(self.bytes)
+        );
+        if let Some(ratio) = self.compression_ratio() {
+            text.push_str(&format!(" (compression {ratio:.1}x)"));
+        }
+        text
+    }
 }
 
 impl Output {
     pub fn command(tag: &'static str) -> Self {
-        Output::Command { tag, rows: None }
+        Output::Command {
+            tag,
+            rows: None,
+            written: None,
+        }
     }
 
     pub fn schema(&self) -> Option<SchemaRef> {
@@ -65,5 +104,31 @@ impl Output {
             schema,
             None,
         )?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_summary_reads_as_one_line() {
+        let summary = WriteSummary {
+            rows: 1000,
+            files: 2,
+            bytes: 2048,
+            uncompressed_bytes: 7168,
+        };
+        assert_eq!(
+            summary.describe(),
+            "wrote 1000 rows in 2 files, 2.0 KiB (compression 3.5x)"
+        );
+        let empty = WriteSummary {
+            rows: 0,
+            files: 0,
+            bytes: 0,
+            uncompressed_bytes: 0,
+        };
+        assert_eq!(empty.describe(), "wrote 0 rows in 0 files, 0 bytes");
     }
 }

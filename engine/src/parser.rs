@@ -82,8 +82,19 @@ pub struct CreateTable {
     /// Empty for `CREATE TABLE ... AS SELECT` without a column list.
     pub columns: Vec<ColumnDef>,
     pub partition_by: Vec<PartitionField>,
+    /// `ORDER BY (...)`: the table's sort order, which writes sort each file by.
+    pub order_by: Vec<SortKey>,
     pub properties: Vec<(String, String)>,
     pub query: Option<Box<Query>>,
+}
+
+/// One entry of a table's `ORDER BY (...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub column: String,
+    pub descending: bool,
+    /// `None`: the default for the direction.
+    pub nulls_first: Option<bool>,
 }
 
 /// One entry of `PARTITIONED BY (...)`: a transform applied to a source column.
@@ -298,6 +309,7 @@ fn parse_create_table(df: &mut DFParser) -> Result<CreateTable> {
         if_not_exists,
         columns,
         partition_by: Vec::new(),
+        order_by: Vec::new(),
         properties: Vec::new(),
         query: None,
     };
@@ -309,6 +321,12 @@ fn parse_create_table(df: &mut DFParser) -> Result<CreateTable> {
                 .parse_comma_separated(parse_partition_field)
                 .map_err(syntax)?;
             p.expect_token(&Token::RParen).map_err(syntax)?;
+        } else if p.parse_keywords(&[Keyword::ORDER, Keyword::BY]) {
+            let parenthesized = p.consume_token(&Token::LParen);
+            table.order_by = p.parse_comma_separated(parse_sort_key).map_err(syntax)?;
+            if parenthesized {
+                p.expect_token(&Token::RParen).map_err(syntax)?;
+            }
         } else if p.parse_keyword(Keyword::WITH) {
             table.properties = parse_properties(df)?;
         } else if p.parse_keyword(Keyword::AS) {
@@ -371,6 +389,31 @@ fn parse_partition_field(
         }
     };
     Ok(PartitionField { transform, column })
+}
+
+/// `column [ASC|DESC] [NULLS FIRST|LAST]`.
+fn parse_sort_key(
+    p: &mut datafusion::sql::sqlparser::parser::Parser,
+) -> Result<SortKey, ParserError> {
+    let column = p.parse_identifier()?.value;
+    let descending = if p.parse_keyword(Keyword::DESC) {
+        true
+    } else {
+        let _ = p.parse_keyword(Keyword::ASC);
+        false
+    };
+    let nulls_first = if p.parse_keywords(&[Keyword::NULLS, Keyword::FIRST]) {
+        Some(true)
+    } else if p.parse_keywords(&[Keyword::NULLS, Keyword::LAST]) {
+        Some(false)
+    } else {
+        None
+    };
+    Ok(SortKey {
+        column,
+        descending,
+        nulls_first,
+    })
 }
 
 /// `('key' = 'value', ...)`: keys may be quoted or dotted words, values any literal.
@@ -643,6 +686,31 @@ mod tests {
                 ("format_version".to_string(), "2".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn create_table_with_a_sort_order() {
+        let Statement::CreateTable(table) =
+            one("CREATE TABLE t (a INT, b TEXT, c DATE) PARTITIONED BY (a) \
+             ORDER BY (b DESC, c NULLS LAST, a ASC NULLS FIRST) WITH ('k' = 'v')")
+        else {
+            panic!("not a CREATE TABLE")
+        };
+        let key = |column: &str, descending, nulls_first| SortKey {
+            column: column.to_string(),
+            descending,
+            nulls_first,
+        };
+        assert_eq!(
+            table.order_by,
+            vec![
+                key("b", true, None),
+                key("c", false, Some(false)),
+                key("a", false, Some(true))
+            ]
+        );
+        assert_eq!(table.properties.len(), 1);
+        assert!(parse_sql("CREATE TABLE t (a INT) ORDER BY (a SIDEWAYS)").is_err());
     }
 
     #[test]

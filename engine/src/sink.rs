@@ -12,26 +12,20 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::sink::DataSink;
 use datafusion::error::Result as DFResult;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
 use iceberg::arrow::record_batch_partition_splitter::RecordBatchPartitionSplitter;
-use iceberg::spec::{DataFile, DataFileFormat, TableProperties};
 use iceberg::table::Table;
-use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
-use iceberg::writer::file_writer::ParquetWriterBuilder;
-use iceberg::writer::file_writer::location_generator::{
-    DefaultFileNameGenerator, DefaultLocationGenerator,
-};
-use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
-use iceberg::writer::partitioning::PartitioningWriter;
-use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
-use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 
 use crate::catalog::FloeCatalog;
 use crate::commit::{Change, commit};
 use crate::error::{FloeError, Result, sqlstate, to_datafusion};
-use crate::write_properties::writer_properties;
+use crate::table_writer::{TableWriter, Written};
 
 /// The `DataSink` behind `INSERT INTO <iceberg table>`.
 pub struct IcebergSink {
@@ -41,7 +35,22 @@ pub struct IcebergSink {
     input_schema: SchemaRef,
     /// The same columns carrying Iceberg field ids, as the Parquet writer needs them.
     file_schema: SchemaRef,
+    /// The sort order the rows arrive in, recorded on the files.
+    sort_order_id: Option<i32>,
+    metrics: ExecutionPlanMetricsSet,
+    counters: WriteCounters,
 }
+
+/// The write metrics a sink reports (see [`WRITE_METRICS`]).
+struct WriteCounters {
+    files: Count,
+    bytes: Count,
+    uncompressed_bytes: Count,
+}
+
+/// The names of the metrics an INSERT reports beside `output_rows`, in the order
+/// files, bytes, uncompressed bytes.
+pub const WRITE_METRICS: [&str; 3] = ["files_written", "bytes_written", "uncompressed_bytes"];
 
 impl IcebergSink {
     pub fn new(
@@ -49,97 +58,28 @@ impl IcebergSink {
         table: Table,
         input_schema: SchemaRef,
         file_schema: SchemaRef,
+        sort_order_id: Option<i32>,
     ) -> Self {
+        let metrics = ExecutionPlanMetricsSet::new();
+        let count = |name: &'static str| MetricBuilder::new(&metrics).counter(name, 0);
+        let counters = WriteCounters {
+            files: count(WRITE_METRICS[0]),
+            bytes: count(WRITE_METRICS[1]),
+            uncompressed_bytes: count(WRITE_METRICS[2]),
+        };
         Self {
             catalog,
             table,
             input_schema,
             file_schema,
+            sort_order_id,
+            metrics,
+            counters,
         }
-    }
-
-    /// Writes `data` into new data files of the table (not yet committed), returning them
-    /// and the number of rows.
-    pub(crate) async fn write_files(
-        &self,
-        mut data: SendableRecordBatchStream,
-    ) -> Result<(Vec<DataFile>, u64)> {
-        let metadata = self.table.metadata();
-        let schema = metadata.current_schema().clone();
-        let spec = metadata.default_partition_spec().clone();
-        let properties = metadata.properties();
-        let target_file_size = properties
-            .get(TableProperties::PROPERTY_WRITE_TARGET_FILE_SIZE_BYTES)
-            .map(|v| {
-                v.parse::<usize>().map_err(|_| {
-                    FloeError::invalid(format!(
-                        "table property {} must be a number of bytes, not {v}",
-                        TableProperties::PROPERTY_WRITE_TARGET_FILE_SIZE_BYTES
-                    ))
-                })
-            })
-            .transpose()?
-            .unwrap_or(TableProperties::PROPERTY_WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT);
-        let parquet = ParquetWriterBuilder::new(writer_properties(properties)?, schema.clone());
-        let data_files = DataFileWriterBuilder::new(RollingFileWriterBuilder::new(
-            parquet,
-            target_file_size,
-            self.table.file_io().clone(),
-            DefaultLocationGenerator::new(metadata)?,
-            DefaultFileNameGenerator::new(
-                format!("floe-{}", uuid::Uuid::new_v4()),
-                None,
-                DataFileFormat::Parquet,
-            ),
-        ));
-
-        let mut rows = 0u64;
-        if spec.is_unpartitioned() {
-            let mut writer = data_files.build(None).await?;
-            while let Some(batch) = data.next().await {
-                let batch = self.to_file_schema(batch?)?;
-                rows += batch.num_rows() as u64;
-                writer.write(batch).await?;
-            }
-            Ok((writer.close().await?, rows))
-        } else {
-            let splitter =
-                RecordBatchPartitionSplitter::try_new_with_computed_values(schema, spec)?;
-            let mut writer = FanoutWriter::new(data_files);
-            while let Some(batch) = data.next().await {
-                let batch = self.to_file_schema(batch?)?;
-                rows += batch.num_rows() as u64;
-                for (key, part) in splitter.split(&batch)? {
-                    writer.write(key, part).await?;
-                }
-            }
-            Ok((writer.close().await?, rows))
-        }
-    }
-
-    /// Checks NOT NULL columns, then relabels the batch with the field-id schema (the
-    /// columns are already the table's, in order and type).
-    fn to_file_schema(&self, batch: RecordBatch) -> Result<RecordBatch> {
-        for (field, column) in self.file_schema.fields().iter().zip(batch.columns()) {
-            if !field.is_nullable() && column.logical_null_count() > 0 {
-                return Err(FloeError::new(
-                    sqlstate::NOT_NULL_VIOLATION,
-                    format!(
-                        "null value in column \"{}\" of table {} violates not-null constraint",
-                        field.name(),
-                        self.table.identifier()
-                    ),
-                ));
-            }
-        }
-        Ok(RecordBatch::try_new(
-            self.file_schema.clone(),
-            batch.columns().to_vec(),
-        )?)
     }
 
     /// Appends `files` as one snapshot through the engine's one commit path.
-    async fn commit(&self, files: Vec<DataFile>) -> Result<()> {
+    async fn commit(&self, files: Vec<iceberg::spec::DataFile>) -> Result<()> {
         commit(
             self.catalog.as_ref(),
             self.table.identifier(),
@@ -148,12 +88,84 @@ impl IcebergSink {
         .await?;
         Ok(())
     }
+}
 
-    pub(crate) async fn remove_files(&self, files: &[DataFile]) {
-        for file in files {
-            let _ = self.table.file_io().delete(file.file_path()).await;
+/// Writes `data` (the table's columns, in order) into new data files of `table`, not yet
+/// committed. `sort_order_id` says which sort order the rows arrive in, if any. When it
+/// fails, the files it began are removed again.
+pub(crate) async fn write_data_files(
+    table: &Table,
+    file_schema: SchemaRef,
+    data: SendableRecordBatchStream,
+    sort_order_id: Option<i32>,
+    pool: &Arc<dyn MemoryPool>,
+) -> Result<Written> {
+    let reservation =
+        MemoryConsumer::new(format!("write to {}", table.identifier())).register(pool);
+    let mut writer = TableWriter::new(table, file_schema.clone(), sort_order_id, reservation)?;
+    let written = match write_all_batches(table, &file_schema, data, &mut writer).await {
+        Ok(()) => writer.finish().await,
+        Err(err) => Err(err),
+    };
+    if written.is_err() {
+        writer.abort().await;
+    }
+    written
+}
+
+async fn write_all_batches(
+    table: &Table,
+    file_schema: &SchemaRef,
+    mut data: SendableRecordBatchStream,
+    writer: &mut TableWriter,
+) -> Result<()> {
+    let metadata = table.metadata();
+    let spec = metadata.default_partition_spec().clone();
+    let splitter = if spec.is_unpartitioned() {
+        None
+    } else {
+        Some(RecordBatchPartitionSplitter::try_new_with_computed_values(
+            metadata.current_schema().clone(),
+            spec,
+        )?)
+    };
+    while let Some(batch) = data.next().await {
+        let batch = to_file_schema(table, file_schema, batch?)?;
+        match &splitter {
+            None => writer.write(None, &batch).await?,
+            Some(splitter) => {
+                for (key, part) in splitter.split(&batch)? {
+                    writer.write(Some(&key), &part).await?;
+                }
+            }
         }
     }
+    Ok(())
+}
+
+/// Checks NOT NULL columns, then relabels the batch with the field-id schema (the columns
+/// are already the table's, in order and type).
+fn to_file_schema(
+    table: &Table,
+    file_schema: &SchemaRef,
+    batch: RecordBatch,
+) -> Result<RecordBatch> {
+    for (field, column) in file_schema.fields().iter().zip(batch.columns()) {
+        if !field.is_nullable() && column.logical_null_count() > 0 {
+            return Err(FloeError::new(
+                sqlstate::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" of table {} violates not-null constraint",
+                    field.name(),
+                    table.identifier()
+                ),
+            ));
+        }
+    }
+    Ok(RecordBatch::try_new(
+        file_schema.clone(),
+        batch.columns().to_vec(),
+    )?)
 }
 
 impl fmt::Debug for IcebergSink {
@@ -180,19 +192,38 @@ impl DataSink for IcebergSink {
         &self.input_schema
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     async fn write_all(
         &self,
         data: SendableRecordBatchStream,
-        _context: &Arc<TaskContext>,
+        context: &Arc<TaskContext>,
     ) -> DFResult<u64> {
-        let (files, rows) = self.write_files(data).await.map_err(to_datafusion)?;
-        if files.is_empty() {
+        let written = write_data_files(
+            &self.table,
+            self.file_schema.clone(),
+            data,
+            self.sort_order_id,
+            context.memory_pool(),
+        )
+        .await
+        .map_err(to_datafusion)?;
+        if written.files.is_empty() {
             return Ok(0);
         }
-        if let Err(err) = self.commit(files.clone()).await {
-            self.remove_files(&files).await;
+        if let Err(err) = self.commit(written.files.clone()).await {
+            for file in &written.files {
+                let _ = self.table.file_io().delete(file.file_path()).await;
+            }
             return Err(to_datafusion(err));
         }
-        Ok(rows)
+        self.counters.files.add(written.files.len());
+        self.counters.bytes.add(written.bytes as usize);
+        self.counters
+            .uncompressed_bytes
+            .add(written.uncompressed_bytes as usize);
+        Ok(written.rows)
     }
 }

@@ -40,6 +40,7 @@ use crate::predicate::to_iceberg;
 use crate::pruning::count_pruning;
 use crate::scan::{IcebergScanExec, PruningSummary};
 use crate::sink::IcebergSink;
+use crate::sort_order;
 use crate::statistics;
 
 #[derive(Debug)]
@@ -293,12 +294,23 @@ impl TableProvider for IcebergTable {
                 "{insert_op} into an Iceberg table; use INSERT INTO"
             )));
         }
+        // DataFusion sorts the rows (spilling if need be) when the table has a sort order.
+        let metadata = self.table.metadata();
+        let ordering = sort_order::write_ordering(
+            metadata.default_sort_order(),
+            metadata.current_schema(),
+            &input.schema(),
+        );
+        let sorted_by = ordering
+            .as_ref()
+            .map(|_| metadata.default_sort_order().order_id as i32);
         let sink = IcebergSink::new(
             self.catalog.clone(),
             self.table.clone(),
             self.schema.clone(),
             self.file_schema.clone(),
+            sorted_by,
         );
-        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), ordering)))
     }
 }

@@ -1,4 +1,6 @@
-//! Parquet writer settings from an Iceberg table's `write.parquet.*` properties.
+//! Parquet writer settings from an Iceberg table's `write.parquet.*` properties, plus
+//! Floe's per-column codec (`floe.write.parquet.compression-codec.column.<col>`, with an
+//! optional `floe.write.parquet.compression-level.column.<col>`).
 //!
 //! Statistics are never truncated: a truncated min/max would make the bounds Iceberg
 //! records for pruning wrong.
@@ -20,10 +22,12 @@ const PAGE_BYTES: &str = "write.parquet.page-size-bytes";
 const BLOOM_ENABLED: &str = "write.parquet.bloom-filter-enabled.column.";
 const BLOOM_FPP: &str = "write.parquet.bloom-filter-fpp.column.";
 const BLOOM_NDV: &str = "write.parquet.bloom-filter-ndv.column.";
+pub const COLUMN_CODEC: &str = "floe.write.parquet.compression-codec.column.";
+const COLUMN_CODEC_LEVEL: &str = "floe.write.parquet.compression-level.column.";
 
 pub fn writer_properties(properties: &HashMap<String, String>) -> Result<WriterProperties> {
     let mut builder = WriterProperties::builder()
-        .set_compression(compression(properties)?)
+        .set_compression(compression(properties, CODEC, CODEC_LEVEL)?)
         .set_statistics_truncate_length(None)
         .set_column_index_truncate_length(None);
     if let Some(rows) = number::<usize>(properties, ROW_GROUP_ROWS)? {
@@ -40,15 +44,31 @@ pub fn writer_properties(properties: &HashMap<String, String>) -> Result<WriterP
         builder = builder.set_data_page_size_limit(bytes.max(1));
     }
     builder = bloom_filters(builder, properties)?;
+    for (key, _) in properties {
+        if let Some(column) = key.strip_prefix(COLUMN_CODEC) {
+            let codec = compression(properties, key, &format!("{COLUMN_CODEC_LEVEL}{column}"))?;
+            builder = builder.set_column_compression(column_path(column), codec);
+        }
+    }
     Ok(builder.build())
 }
 
-fn compression(properties: &HashMap<String, String>) -> Result<Compression> {
+fn column_path(column: &str) -> ColumnPath {
+    ColumnPath::from(column.split('.').map(str::to_string).collect::<Vec<_>>())
+}
+
+/// The codec named by property `codec_key` (zstd when absent) at the level `level_key`
+/// gives.
+fn compression(
+    properties: &HashMap<String, String>,
+    codec_key: &str,
+    level_key: &str,
+) -> Result<Compression> {
     let codec = properties
-        .get(CODEC)
+        .get(codec_key)
         .map(|c| c.to_ascii_lowercase())
         .unwrap_or_else(|| "zstd".to_string());
-    let level = number::<i32>(properties, CODEC_LEVEL)?;
+    let level = number::<i32>(properties, level_key)?;
     let invalid = |e: datafusion::parquet::errors::ParquetError| FloeError::invalid(e.to_string());
     Ok(match codec.as_str() {
         "zstd" => Compression::ZSTD(ZstdLevel::try_new(level.unwrap_or(3)).map_err(invalid)?),
@@ -61,7 +81,7 @@ fn compression(properties: &HashMap<String, String>) -> Result<Compression> {
         "uncompressed" | "none" => Compression::UNCOMPRESSED,
         other => {
             return Err(FloeError::invalid(format!(
-                "unknown {CODEC} {other}; use zstd, gzip, snappy, lz4 or uncompressed"
+                "unknown {codec_key} {other}; use zstd, gzip, snappy, lz4 or uncompressed"
             )));
         }
     })
@@ -80,7 +100,7 @@ fn bloom_filters(
         if !value.eq_ignore_ascii_case("true") {
             continue;
         }
-        let path = ColumnPath::from(column.split('.').map(str::to_string).collect::<Vec<_>>());
+        let path = column_path(column);
         builder = builder.set_column_bloom_filter_enabled(path.clone(), true);
         if let Some(fpp) = number::<f64>(properties, &format!("{BLOOM_FPP}{column}"))? {
             if !(fpp > 0.0 && fpp < 1.0) {
@@ -97,7 +117,7 @@ fn bloom_filters(
     Ok(builder)
 }
 
-fn number<T: FromStr>(properties: &HashMap<String, String>, key: &str) -> Result<Option<T>> {
+pub fn number<T: FromStr>(properties: &HashMap<String, String>, key: &str) -> Result<Option<T>> {
     properties
         .get(key)
         .map(|v| {
@@ -159,5 +179,40 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("fpp"), "{err}");
         assert!(writer_properties(&props(&[(CODEC, "brotli9")])).is_err());
+        let err = writer_properties(&props(&[(
+            "floe.write.parquet.compression-codec.column.id",
+            "lzma",
+        )]))
+        .unwrap_err();
+        assert!(err.to_string().contains("column.id"), "{err}");
+    }
+
+    #[test]
+    fn a_column_can_have_its_own_codec() {
+        let p = writer_properties(&props(&[
+            (CODEC, "snappy"),
+            (
+                "floe.write.parquet.compression-codec.column.payload",
+                "zstd",
+            ),
+            ("floe.write.parquet.compression-level.column.payload", "9"),
+            (
+                "floe.write.parquet.compression-codec.column.id",
+                "uncompressed",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            p.compression(&ColumnPath::from("payload")),
+            Compression::ZSTD(ZstdLevel::try_new(9).unwrap())
+        );
+        assert_eq!(
+            p.compression(&ColumnPath::from("id")),
+            Compression::UNCOMPRESSED
+        );
+        assert_eq!(
+            p.compression(&ColumnPath::from("other")),
+            Compression::SNAPPY
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use floe_engine::arrow::datatypes::DataType;
 use floe_engine::{Described, Statement};
-use futures::Sink;
+use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response, Tag};
@@ -23,7 +23,7 @@ use pgwire::messages::extendedquery::{Parse, ParseComplete};
 use crate::Backend;
 use crate::connection::{Connection, connection_of, report_changes};
 use crate::control::StatementLimits;
-use crate::results::{error_info, respond, to_pg_error, user_error};
+use crate::results::{error_info, respond, to_pg_error, user_error, write_notice};
 
 /// Prepared statements the protocol layer keeps, which a statement drops.
 enum Forget {
@@ -129,6 +129,9 @@ impl SimpleQueryHandler for Backend {
                 Ok(output) => {
                     if let Some(what) = &forgetting {
                         let _ = forget(client, &connection, what);
+                    }
+                    if let Some(notice) = write_notice(&output) {
+                        client.feed(notice).await?;
                     }
                     responses.push(respond(output, &Format::UnifiedText, limits)?);
                 }
@@ -302,6 +305,9 @@ impl ExtendedQueryHandler for Backend {
             let _ = forget(client, &connection, what);
         }
         report_changes(client, &before, &session.settings()).await?;
+        if let Some(notice) = write_notice(&output) {
+            client.feed(notice).await?;
+        }
         respond(output, &portal.result_column_format, limits)
     }
 }

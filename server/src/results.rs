@@ -13,6 +13,7 @@ use pgwire::api::portal::Format;
 use pgwire::api::results::FieldInfo;
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::DataRow;
 
 use crate::control::StatementLimits;
@@ -29,12 +30,30 @@ pub fn to_pg_error(err: FloeError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(err)))
 }
 
+/// A NOTICE saying what a write added to the table (rows, files, bytes, compression),
+/// sent before its command tag, which keeps PostgreSQL's `INSERT 0 n` form for drivers.
+pub fn write_notice(output: &Output) -> Option<PgWireBackendMessage> {
+    let Output::Command {
+        written: Some(written),
+        ..
+    } = output
+    else {
+        return None;
+    };
+    let notice = ErrorInfo::new(
+        "NOTICE".to_string(),
+        "00000".to_string(),
+        written.describe(),
+    );
+    Some(PgWireBackendMessage::NoticeResponse(notice.into()))
+}
+
 /// The response for one statement's output. Rows stream: each batch is encoded when the
 /// client is ready for it, and the stream stops with 57014 if the statement is canceled
 /// or runs past its timeout.
 pub fn respond(output: Output, format: &Format, limits: StatementLimits) -> PgWireResult<Response> {
     match output {
-        Output::Command { tag, rows } => Ok(command_response(tag, rows)),
+        Output::Command { tag, rows, .. } => Ok(command_response(tag, rows)),
         Output::Rows(batches) => {
             let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
                 &batches.schema(),

@@ -168,6 +168,14 @@ impl Format {
             (tag, None) => writeln!(out, "{tag}"),
         }
     }
+
+    /// A line about the statement after its tag (what a write stored), for people only.
+    pub fn write_note(&self, out: &mut dyn Write, note: &str) -> std::io::Result<()> {
+        if *self != Format::Table {
+            return Ok(());
+        }
+        writeln!(out, "{note}")
+    }
 }
 
 /// The text of every cell of `batch`, row by row; `None` for NULL. For people (`readable`)

@@ -176,10 +176,13 @@ impl<'a> Session<'a> {
                     .write_stream(stream, settings, destination, sink.writer(), before_output)
                     .await?;
             }
-            Output::Command { tag, rows } => {
+            Output::Command { tag, rows, written } => {
                 before_output();
                 if !self.settings.quiet {
                     format.write_command(self.out(), tag, rows)?;
+                    if let Some(written) = written {
+                        format.write_note(self.out(), &written.describe())?;
+                    }
                 }
             }
         }

@@ -1,0 +1,235 @@
+//! Writing a stream of rows into new data files of one table.
+//!
+//! Each table partition has at most one open file, rolled once it reaches the table's
+//! target file size. A file's row group ends at the row-group limits of the table's
+//! properties, or earlier when the write buffers of all open files together would exceed
+//! the write budget or what DataFusion's memory pool grants: the largest row group in
+//! progress is then written out first. Memory is therefore bounded by the budget whatever
+//! the number of partitions; only when even empty buffers do not fit does the write fail.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::memory_pool::MemoryReservation;
+use datafusion::parquet::file::properties::WriterProperties;
+use iceberg::io::FileIO;
+use iceberg::spec::{
+    DataFile, DataFileFormat, PartitionKey, SchemaRef as IcebergSchemaRef, Struct, TableProperties,
+};
+use iceberg::table::Table;
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator, FileNameGenerator, LocationGenerator,
+};
+
+use crate::error::{FloeError, Result, sqlstate};
+use crate::parquet_file::{ParquetDataFile, Placement};
+use crate::write_properties::{number, writer_properties};
+
+/// Iceberg's property for the encoded size at which a row group ends.
+const ROW_GROUP_BYTES: &str = "write.parquet.row-group-size-bytes";
+const ROW_GROUP_BYTES_DEFAULT: usize = 128 * 1024 * 1024;
+/// Floe's property for the memory all open files of one write may buffer together.
+pub const WRITE_BUFFER_BYTES: &str = "floe.write.buffer-size-bytes";
+const WRITE_BUFFER_BYTES_DEFAULT: usize = 256 * 1024 * 1024;
+
+/// What a write produced, for the commit and the write metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    pub files: Vec<DataFile>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub uncompressed_bytes: u64,
+}
+
+pub struct TableWriter {
+    table: Table,
+    schema: IcebergSchemaRef,
+    /// The Arrow form of `schema`, with field ids, that batches arrive in.
+    arrow_schema: SchemaRef,
+    spec_id: i32,
+    sort_order_id: Option<i32>,
+    properties: WriterProperties,
+    target_file_size: usize,
+    row_group_bytes: usize,
+    buffer_budget: usize,
+    locations: DefaultLocationGenerator,
+    names: DefaultFileNameGenerator,
+    open: HashMap<Struct, ParquetDataFile>,
+    /// Every file begun, so that a failed write can remove them all.
+    started: Vec<String>,
+    written: Written,
+    reservation: MemoryReservation,
+}
+
+impl TableWriter {
+    /// A writer for `table` taking batches in `arrow_schema`, which arrive sorted by sort
+    /// order `sort_order_id` if one is given.
+    pub fn new(
+        table: &Table,
+        arrow_schema: SchemaRef,
+        sort_order_id: Option<i32>,
+        reservation: MemoryReservation,
+    ) -> Result<Self> {
+        let metadata = table.metadata();
+        let table_properties = metadata.properties();
+        Ok(Self {
+            table: table.clone(),
+            schema: metadata.current_schema().clone(),
+            arrow_schema,
+            spec_id: metadata.default_partition_spec_id(),
+            sort_order_id,
+            properties: writer_properties(table_properties)?,
+            target_file_size: number(
+                table_properties,
+                TableProperties::PROPERTY_WRITE_TARGET_FILE_SIZE_BYTES,
+            )?
+            .unwrap_or(TableProperties::PROPERTY_WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT),
+            row_group_bytes: number(table_properties, ROW_GROUP_BYTES)?
+                .unwrap_or(ROW_GROUP_BYTES_DEFAULT),
+            buffer_budget: number(table_properties, WRITE_BUFFER_BYTES)?
+                .unwrap_or(WRITE_BUFFER_BYTES_DEFAULT),
+            locations: DefaultLocationGenerator::new(metadata)?,
+            names: DefaultFileNameGenerator::new(
+                format!("floe-{}", uuid::Uuid::new_v4()),
+                None,
+                DataFileFormat::Parquet,
+            ),
+            open: HashMap::new(),
+            started: Vec::new(),
+            written: Written::default(),
+            reservation,
+        })
+    }
+
+    /// Writes `batch`, all of whose rows belong to `partition` (`None`: unpartitioned).
+    pub async fn write(
+        &mut self,
+        partition: Option<&PartitionKey>,
+        batch: &RecordBatch,
+    ) -> Result<()> {
+        let key = partition.map_or_else(Struct::empty, |p| p.data().clone());
+        let file = match self.open.remove(&key) {
+            Some(file) => file,
+            None => self.open_file(partition, key.clone()).await?,
+        };
+        let mut file = file;
+        file.write(batch).await?;
+        self.written.rows += batch.num_rows() as u64;
+        if file.size_so_far() >= self.target_file_size {
+            self.close_file(file).await?;
+        } else {
+            if file.row_group_bytes() >= self.row_group_bytes {
+                file.flush_row_group().await?;
+            }
+            self.open.insert(key, file);
+        }
+        self.fit_buffers().await
+    }
+
+    /// Closes every open file and returns what was written (nothing is committed yet).
+    pub async fn finish(&mut self) -> Result<Written> {
+        for (_, file) in std::mem::take(&mut self.open) {
+            self.close_file(file).await?;
+        }
+        self.reservation.free();
+        Ok(std::mem::take(&mut self.written))
+    }
+
+    /// Removes every file this writer began, after a failure.
+    pub async fn abort(&mut self) {
+        self.open.clear();
+        self.reservation.free();
+        for path in self.started.drain(..) {
+            let _ = self.table.file_io().delete(&path).await;
+        }
+    }
+
+    async fn open_file(
+        &mut self,
+        partition: Option<&PartitionKey>,
+        key: Struct,
+    ) -> Result<ParquetDataFile> {
+        let name = self.names.generate_file_name();
+        let path = self.locations.generate_location(partition, &name);
+        self.started.push(path.clone());
+        let output = file_output(self.table.file_io(), &path).await?;
+        ParquetDataFile::create(
+            path,
+            output,
+            &self.schema,
+            self.arrow_schema.clone(),
+            self.properties.clone(),
+            Placement {
+                partition: key,
+                spec_id: self.spec_id,
+                sort_order_id: self.sort_order_id,
+            },
+        )
+        .await
+    }
+
+    async fn close_file(&mut self, file: ParquetDataFile) -> Result<()> {
+        let (data_file, sizes) = file.close().await?;
+        self.written.bytes += sizes.bytes;
+        self.written.uncompressed_bytes += sizes.uncompressed_bytes;
+        self.written.files.push(data_file);
+        Ok(())
+    }
+
+    /// Keeps the open files' buffers within the budget and the memory pool's grant by
+    /// writing out the largest row groups in progress.
+    async fn fit_buffers(&mut self) -> Result<()> {
+        loop {
+            let buffered: usize = self
+                .open
+                .values()
+                .map(ParquetDataFile::buffered_bytes)
+                .sum();
+            if buffered <= self.buffer_budget && self.reservation.try_resize(buffered).is_ok() {
+                return Ok(());
+            }
+            let largest = self
+                .open
+                .values_mut()
+                .filter(|file| file.row_group_bytes() > 0)
+                .max_by_key(|file| file.row_group_bytes());
+            match largest {
+                Some(file) => file.flush_row_group().await?,
+                None => {
+                    return Err(FloeError::new(
+                        sqlstate::OUT_OF_MEMORY,
+                        format!(
+                            "writing into {} needs {} of write buffers for {} open partition \
+                             files, more than the memory limit grants; write fewer partitions \
+                             per statement or raise the memory limit",
+                            self.table.identifier(),
+                            human_bytes(buffered as u64),
+                            self.open.len()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+async fn file_output(file_io: &FileIO, path: &str) -> Result<Box<dyn iceberg::io::FileWrite>> {
+    Ok(file_io.new_output(path)?.writer().await?)
+}
+
+/// `1.5 MiB`-style sizes for messages.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
