@@ -23,6 +23,7 @@ use iceberg::spec::{NestedField, Schema};
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, TableIdent};
 
+use crate::copy::{self, CopySource};
 use crate::ddl;
 use crate::error::{FloeError, Result};
 use crate::live_catalog::LiveCatalog;
@@ -30,7 +31,7 @@ use crate::maintenance::{self, FloeSettings};
 use crate::names::{schema_name, table_name};
 use crate::optimize::OptimizeRequest;
 use crate::output::{Output, WriteSummary};
-use crate::parser::{CreateTable, Statement, parse_sql};
+use crate::parser::{CopyOptions, CreateTable, Statement, parse_sql};
 use crate::pg_compat;
 use crate::session_statement::SessionStatement;
 use crate::settings::Settings;
@@ -299,6 +300,24 @@ impl Engine {
                 let ident = self.iceberg_table_name(&table).await?;
                 maintenance::run_rollback(catalog, &ident, snapshot_id).await
             }
+            Statement::CopyFrom {
+                table,
+                source,
+                options,
+            } => self.copy_from(&table, &source, &options).await,
+            Statement::CopyTo {
+                query,
+                target,
+                options,
+            } => {
+                let plan = self.plan_query(query).await?;
+                let rows = copy::export(&self.ctx, plan, &target, &options).await?;
+                Ok(Output::Command {
+                    tag: "COPY",
+                    rows: Some(rows),
+                    written: None,
+                })
+            }
             Statement::SetFloeOption { name, value } => self.floe_settings.set(&name, &value),
             Statement::DataFusion(statement) => match SessionStatement::recognise(&statement) {
                 Some(session) => self.execute_session(session),
@@ -421,6 +440,34 @@ impl Engine {
                 let _ = ddl::drop_table(self.warehouse.catalog.as_ref(), &ident, true).await;
                 Err(err)
             }
+        }
+    }
+
+    /// Loads the files `source` names into `table` in one commit.
+    async fn copy_from(
+        &self,
+        table: &datafusion::sql::sqlparser::ast::ObjectName,
+        source: &str,
+        options: &CopyOptions,
+    ) -> Result<Output> {
+        let ident = table_name(table, &self.current_schema())?;
+        let table = self.load_table(&ident).await?;
+        let files = CopySource::open(
+            &self.ctx,
+            source,
+            options,
+            table.metadata().current_schema(),
+            ident.to_string(),
+        )
+        .await?;
+        let plan = files.plan(&self.ctx).await?;
+        match self.insert_plan(&ident, table, plan).await {
+            Ok((rows, written)) => Ok(Output::Command {
+                tag: "COPY",
+                rows: Some(rows),
+                written,
+            }),
+            Err(err) => Err(files.explain(&self.ctx, err).await),
         }
     }
 
@@ -604,7 +651,7 @@ fn command_tag(plan: &LogicalPlan) -> Option<&'static str> {
 }
 
 /// The row count DataFusion's DML and COPY plans return as a single `count` value.
-fn count_from(batches: &[datafusion::arrow::array::RecordBatch]) -> u64 {
+pub(crate) fn count_from(batches: &[datafusion::arrow::array::RecordBatch]) -> u64 {
     batches
         .iter()
         .filter(|b| b.num_columns() == 1)

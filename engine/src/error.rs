@@ -37,6 +37,8 @@ pub mod sqlstate {
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const IO_ERROR: &str = "58030";
     pub const OUT_OF_MEMORY: &str = "53200";
+    pub const INVALID_DATETIME_FORMAT: &str = "22007";
+    pub const UNDEFINED_FILE: &str = "58P01";
     pub const INTERNAL_ERROR: &str = "XX000";
 }
 

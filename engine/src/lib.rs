@@ -5,6 +5,7 @@ mod catalog;
 mod catalog_db;
 pub mod catalog_info;
 mod commit;
+mod copy;
 mod ddl;
 mod engine;
 pub mod error;

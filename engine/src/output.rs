@@ -29,7 +29,7 @@ pub struct WriteSummary {
     pub files: u64,
     /// The data files' size on storage.
     pub bytes: u64,
-    /// The column data before encoding and compression.
+    /// The rows' size in memory, before encoding and compression.
     pub uncompressed_bytes: u64,
 }
 

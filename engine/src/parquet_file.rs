@@ -50,6 +50,8 @@ pub struct ParquetDataFile {
     writer: AsyncArrowWriter<OutputWriter>,
     columns: Vec<ColumnStatistics>,
     rows: u64,
+    /// The Arrow size of the rows written, for the compression ratio.
+    raw_bytes: u64,
     placement: Placement,
 }
 
@@ -58,7 +60,7 @@ pub struct ParquetDataFile {
 pub struct FileSizes {
     /// The file's size on storage.
     pub bytes: u64,
-    /// The column data before compression and encoding.
+    /// The rows' size in memory (Arrow), before encoding and compression.
     pub uncompressed_bytes: u64,
 }
 
@@ -90,6 +92,7 @@ impl ParquetDataFile {
             writer,
             columns,
             rows: 0,
+            raw_bytes: 0,
             placement,
         })
     }
@@ -100,6 +103,7 @@ impl ParquetDataFile {
         }
         for (statistics, column) in self.columns.iter_mut().zip(batch.columns()) {
             statistics.update(column)?;
+            self.raw_bytes += column.to_data().get_slice_memory_size()? as u64;
         }
         self.rows += batch.num_rows() as u64;
         self.writer.write(batch).await?;
@@ -130,9 +134,7 @@ impl ParquetDataFile {
         let metadata = self.writer.finish().await?;
         let file_size = self.writer.bytes_written() as u64;
         let mut column_sizes = HashMap::new();
-        let mut uncompressed_bytes = 0u64;
         for row_group in metadata.row_groups() {
-            uncompressed_bytes += row_group.total_byte_size() as u64;
             for (statistics, chunk) in self.columns.iter().zip(row_group.columns()) {
                 *column_sizes.entry(statistics.field_id).or_insert(0u64) +=
                     chunk.compressed_size() as u64;
@@ -187,7 +189,7 @@ impl ParquetDataFile {
             data_file,
             FileSizes {
                 bytes: file_size,
-                uncompressed_bytes,
+                uncompressed_bytes: self.raw_bytes,
             },
         ))
     }

@@ -66,6 +66,18 @@ pub enum Statement {
         table: ObjectName,
         snapshot_id: i64,
     },
+    /// `COPY t FROM 'path' [WITH] (options)`: loads files into an Iceberg table.
+    CopyFrom {
+        table: ObjectName,
+        source: String,
+        options: CopyOptions,
+    },
+    /// `COPY (query) | t TO 'path' [WITH] (options)`: exports rows to a file.
+    CopyTo {
+        query: Box<Query>,
+        target: String,
+        options: CopyOptions,
+    },
     /// `SET floe.<name> = <value>`: a Floe session setting.
     SetFloeOption {
         name: String,
@@ -86,6 +98,29 @@ pub struct CreateTable {
     pub order_by: Vec<SortKey>,
     pub properties: Vec<(String, String)>,
     pub query: Option<Box<Query>>,
+}
+
+/// The options of a COPY, PostgreSQL style: `(FORMAT csv, HEADER, DELIMITER ';', NULL 'x')`
+/// or the older bare words `CSV HEADER DELIMITER ';'`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CopyOptions {
+    /// `None`: from the file's extension.
+    pub format: Option<CopyFormat>,
+    pub header: bool,
+    pub delimiter: Option<char>,
+    pub null: Option<String>,
+    pub quote: Option<char>,
+    pub escape: Option<char>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyFormat {
+    /// PostgreSQL's text format: tab-separated, `\N` for NULL, no quoting.
+    Text,
+    Csv,
+    Parquet,
+    /// Newline-delimited JSON, one object per row.
+    Json,
 }
 
 /// One entry of a table's `ORDER BY (...)`.
@@ -223,6 +258,8 @@ fn parse_statement(df: &mut DFParser) -> Result<Statement> {
             let table = p.parse_object_name(false).map_err(syntax)?;
             Some(Statement::Describe { table })
         }
+    } else if p.parse_keyword(Keyword::COPY) {
+        parse_copy(df)?
     } else if p.parse_keyword(Keyword::OPTIMIZE) {
         let _ = p.parse_keyword(Keyword::TABLE);
         let table = p.parse_object_name(false).map_err(syntax)?;
@@ -389,6 +426,148 @@ fn parse_partition_field(
         }
     };
     Ok(PartitionField { transform, column })
+}
+
+/// The rest of a COPY after its keyword. `None` leaves it to DataFusion (its own
+/// `COPY ... TO 'path' STORED AS ... OPTIONS (...)` form).
+fn parse_copy(df: &mut DFParser) -> Result<Option<Statement>> {
+    let p = &mut df.parser;
+    let (query, table) = if p.consume_token(&Token::LParen) {
+        let query = p.parse_query().map_err(syntax)?;
+        p.expect_token(&Token::RParen).map_err(syntax)?;
+        (Some(query), None)
+    } else {
+        (None, Some(p.parse_object_name(false).map_err(syntax)?))
+    };
+    if p.parse_keyword(Keyword::FROM) {
+        let Some(table) = table else {
+            return Err(FloeError::syntax("COPY (query) FROM is not valid; COPY a table FROM a file"));
+        };
+        if p.parse_keyword(Keyword::STDIN) {
+            return Err(FloeError::unsupported(
+                "COPY ... FROM STDIN needs a client that sends the rows, such as psql's \\copy \
+                 over the PostgreSQL protocol; here, COPY ... FROM 'path' reads a file",
+            ));
+        }
+        let source = p.parse_literal_string().map_err(syntax)?;
+        let options = parse_copy_options(df)?;
+        return Ok(Some(Statement::CopyFrom {
+            table,
+            source,
+            options,
+        }));
+    }
+    p.expect_keyword(Keyword::TO).map_err(syntax)?;
+    let target = p.parse_literal_string().map_err(syntax)?;
+    if matches!(p.peek_token().token, Token::Word(ref w) if matches!(w.keyword, Keyword::STORED | Keyword::OPTIONS | Keyword::PARTITIONED))
+    {
+        return Ok(None);
+    }
+    let options = parse_copy_options(df)?;
+    let query = match (query, table) {
+        (Some(query), _) => query,
+        (None, Some(table)) => {
+            let sql = format!("SELECT * FROM {table}");
+            let mut parser = DFParserBuilder::new(sql.as_str()).build()?;
+            parser.parser.parse_query().map_err(syntax)?
+        }
+        (None, None) => unreachable!("COPY has a query or a table"),
+    };
+    Ok(Some(Statement::CopyTo {
+        query,
+        target,
+        options,
+    }))
+}
+
+fn parse_copy_options(df: &mut DFParser) -> Result<CopyOptions> {
+    let p = &mut df.parser;
+    let _ = p.parse_keyword(Keyword::WITH);
+    let mut options = CopyOptions::default();
+    let parenthesized = p.consume_token(&Token::LParen);
+    loop {
+        let token = p.peek_token().token;
+        let Token::Word(word) = token else {
+            break;
+        };
+        let name = word.value.to_ascii_lowercase();
+        let known = [
+            "format", "header", "delimiter", "null", "quote", "escape", "csv", "binary", "text",
+            "parquet", "json",
+        ];
+        if !known.contains(&name.as_str()) {
+            if parenthesized {
+                return Err(FloeError::syntax(format!(
+                    "unknown COPY option {name}; expected FORMAT, HEADER, DELIMITER, NULL, QUOTE \
+                     or ESCAPE"
+                )));
+            }
+            break;
+        }
+        p.next_token();
+        let _ = p.parse_keyword(Keyword::AS);
+        match name.as_str() {
+            "format" => {
+                let format = p.parse_identifier().map_err(syntax)?.value;
+                options.format = Some(copy_format(&format)?);
+            }
+            "csv" | "text" | "parquet" | "json" | "binary" => {
+                options.format = Some(copy_format(&name)?);
+            }
+            "header" => {
+                options.header = match p.peek_token().token {
+                    Token::Word(w) if w.keyword == Keyword::FALSE || w.value.eq_ignore_ascii_case("off") => {
+                        p.next_token();
+                        false
+                    }
+                    Token::Word(w) if w.keyword == Keyword::TRUE || w.value.eq_ignore_ascii_case("on") => {
+                        p.next_token();
+                        true
+                    }
+                    _ => true,
+                };
+            }
+            "null" => options.null = Some(p.parse_literal_string().map_err(syntax)?),
+            _ => {
+                let text = p.parse_literal_string().map_err(syntax)?;
+                let mut chars = text.chars();
+                let (Some(c), None) = (chars.next(), chars.next()) else {
+                    return Err(FloeError::syntax(format!(
+                        "COPY {} must be a single character, not '{text}'",
+                        name.to_ascii_uppercase()
+                    )));
+                };
+                match name.as_str() {
+                    "delimiter" => options.delimiter = Some(c),
+                    "quote" => options.quote = Some(c),
+                    _ => options.escape = Some(c),
+                }
+            }
+        }
+        if parenthesized && !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    if parenthesized {
+        p.expect_token(&Token::RParen).map_err(syntax)?;
+    }
+    Ok(options)
+}
+
+fn copy_format(name: &str) -> Result<CopyFormat> {
+    match name.to_ascii_lowercase().as_str() {
+        "csv" => Ok(CopyFormat::Csv),
+        "text" => Ok(CopyFormat::Text),
+        "parquet" => Ok(CopyFormat::Parquet),
+        "json" | "ndjson" => Ok(CopyFormat::Json),
+        "binary" => Err(FloeError::unsupported(
+            "COPY FORMAT binary reads and writes PostgreSQL's binary stream, which only the \
+             wire protocol carries; for files use csv, text, parquet or json",
+        )),
+        other => Err(FloeError::syntax(format!(
+            "unknown COPY format {other}; expected csv, text, parquet or json"
+        ))),
+    }
 }
 
 /// `column [ASC|DESC] [NULLS FIRST|LAST]`.
@@ -711,6 +890,55 @@ mod tests {
         );
         assert_eq!(table.properties.len(), 1);
         assert!(parse_sql("CREATE TABLE t (a INT) ORDER BY (a SIDEWAYS)").is_err());
+    }
+
+    #[test]
+    fn copy_in_both_directions_and_both_option_styles() {
+        let Statement::CopyFrom {
+            table,
+            source,
+            options,
+        } = one("COPY s.t FROM '/data/*.csv' WITH (FORMAT csv, HEADER, DELIMITER ';', NULL 'NA')")
+        else {
+            panic!("not a COPY FROM")
+        };
+        assert_eq!((table.to_string(), source.as_str()), ("s.t".to_string(), "/data/*.csv"));
+        assert_eq!(
+            options,
+            CopyOptions {
+                format: Some(CopyFormat::Csv),
+                header: true,
+                delimiter: Some(';'),
+                null: Some("NA".to_string()),
+                ..CopyOptions::default()
+            }
+        );
+        let Statement::CopyFrom { options, .. } = one("COPY t FROM 'f' CSV HEADER false") else {
+            panic!("not a COPY FROM")
+        };
+        assert_eq!((options.format, options.header), (Some(CopyFormat::Csv), false));
+        let Statement::CopyTo { query, target, options } =
+            one("COPY (SELECT a FROM t WHERE a > 1) TO '/tmp/out.parquet' (FORMAT parquet)")
+        else {
+            panic!("not a COPY TO")
+        };
+        assert_eq!(query.to_string(), "SELECT a FROM t WHERE a > 1");
+        assert_eq!((target.as_str(), options.format), ("/tmp/out.parquet", Some(CopyFormat::Parquet)));
+        let Statement::CopyTo { query, .. } = one("COPY t TO 'x.csv'") else {
+            panic!("not a COPY TO")
+        };
+        assert_eq!(query.to_string(), "SELECT * FROM t");
+        // DataFusion's own form stays DataFusion's.
+        assert!(matches!(
+            one("COPY t TO 'x' STORED AS CSV"),
+            Statement::DataFusion(_)
+        ));
+        assert!(parse_sql("COPY t FROM 'f' (FORMAT xml)").is_err());
+        assert!(parse_sql("COPY t FROM 'f' (DELIMITER ';;')").is_err());
+        assert_eq!(
+            parse_sql("COPY t FROM STDIN").unwrap_err().sqlstate,
+            crate::error::sqlstate::FEATURE_NOT_SUPPORTED
+        );
     }
 
     #[test]

@@ -1,0 +1,390 @@
+//! COPY: loading files into an Iceberg table and exporting query results to a file.
+//!
+//! A load reads every file the source names (a file, a directory or a glob, on any store
+//! DataFusion knows) against the table's own schema, never an inferred one, and writes
+//! the rows through the table's one INSERT path, so they land in one commit or not at all.
+//! CSV is parsed at full speed with all files in parallel; only when that fails are the
+//! files read again, one by one and in order, to name the file, line and column at fault.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::config::CsvOptions;
+use datafusion::common::{Column, ScalarValue};
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
+use futures::{StreamExt, TryStreamExt};
+use iceberg::spec::{Schema as IcebergSchema, Type};
+
+use crate::error::{FloeError, Result, sqlstate};
+use crate::parser::{CopyFormat, CopyOptions};
+use crate::types::sql_name;
+
+/// The files of one COPY FROM and how to read them.
+pub struct CopySource {
+    files: Vec<String>,
+    format: CopyFormat,
+    options: CopyOptions,
+    /// The table's columns, all nullable: NOT NULL is checked by the writer, which names
+    /// the column.
+    read_schema: SchemaRef,
+    table_schema: IcebergSchema,
+    table_name: String,
+}
+
+impl CopySource {
+    /// Lists the files `source` names; there must be at least one.
+    pub async fn open(
+        ctx: &SessionContext,
+        source: &str,
+        options: &CopyOptions,
+        table_schema: &IcebergSchema,
+        table_name: String,
+    ) -> Result<Self> {
+        let format = match options.format {
+            Some(format) => format,
+            None => format_from_extension(source).unwrap_or(CopyFormat::Text),
+        };
+        let files = list_files(ctx, source).await?;
+        let arrow_schema = iceberg::arrow::schema_to_arrow_schema(table_schema)?;
+        let read_schema = Arc::new(Schema::new(
+            arrow_schema
+                .fields()
+                .iter()
+                .map(|f| Field::new(f.name(), f.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        Ok(Self {
+            files,
+            format,
+            options: options.clone(),
+            read_schema,
+            table_schema: table_schema.clone(),
+            table_name,
+        })
+    }
+
+    /// The rows of every file, in the table's columns.
+    pub async fn plan(&self, ctx: &SessionContext) -> Result<LogicalPlan> {
+        let frame = match self.format {
+            CopyFormat::Csv | CopyFormat::Text => {
+                ctx.read_csv(self.files.clone(), self.csv_options(&self.read_schema))
+                    .await?
+            }
+            CopyFormat::Json => {
+                let options = JsonReadOptions {
+                    schema: Some(&self.read_schema),
+                    file_extension: "",
+                    ..JsonReadOptions::default()
+                };
+                ctx.read_json(self.files.clone(), options).await?
+            }
+            CopyFormat::Parquet => {
+                let options = ParquetReadOptions {
+                    file_extension: "",
+                    ..ParquetReadOptions::default()
+                };
+                let frame = ctx.read_parquet(self.files.clone(), options).await?;
+                self.by_name(frame)?
+            }
+        };
+        Ok(frame.into_unoptimized_plan())
+    }
+
+    /// Parquet files carry their own column names: take the table's columns by name,
+    /// NULL for those a file lacks; a column the table does not have is an error.
+    fn by_name(&self, frame: DataFrame) -> Result<DataFrame> {
+        let file_columns: Vec<String> = frame
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        if let Some(extra) = file_columns
+            .iter()
+            .find(|c| self.read_schema.field_with_name(c).is_err())
+        {
+            return Err(FloeError::new(
+                sqlstate::UNDEFINED_COLUMN,
+                format!(
+                    "COPY {}: the files have column {extra}, which the table does not have",
+                    self.table_name
+                ),
+            ));
+        }
+        let columns = self
+            .read_schema
+            .fields()
+            .iter()
+            .map(|field| {
+                if file_columns.contains(field.name()) {
+                    Expr::Column(Column::from_name(field.name()))
+                } else {
+                    Expr::Literal(ScalarValue::Null, None).alias(field.name())
+                }
+            })
+            .collect::<Vec<_>>();
+        Ok(frame.select(columns)?)
+    }
+
+    fn csv_options<'a>(&self, schema: &'a Schema) -> CsvReadOptions<'a> {
+        let text = self.format == CopyFormat::Text;
+        let delimiter = self.options.delimiter.unwrap_or(if text { '\t' } else { ',' });
+        let null = match (&self.options.null, text) {
+            (Some(null), _) => Some(null.clone()),
+            (None, true) => Some("\\N".to_string()),
+            (None, false) => None,
+        };
+        let mut options = CsvReadOptions::new()
+            .schema(schema)
+            .has_header(self.options.header)
+            .delimiter(delimiter as u8)
+            .file_extension("");
+        // Text has no quoting; a NUL quote character never appears in text.
+        options = options.quote(if text {
+            0
+        } else {
+            self.options.quote.unwrap_or('"') as u8
+        });
+        if let Some(escape) = self.options.escape {
+            options = options.escape(escape as u8);
+        }
+        if let Some(null) = null {
+            options.null_regex = Some(format!("^{}$", regex::escape(&null)));
+        }
+        options
+    }
+
+    /// After a failed load, finds the first bad value in file order and names its file,
+    /// line and column; any other failure is returned as it was.
+    pub async fn explain(&self, ctx: &SessionContext, err: FloeError) -> FloeError {
+        if !matches!(self.format, CopyFormat::Csv | CopyFormat::Text) {
+            return err;
+        }
+        // One partition per file, so rows come in file order and lines can be counted.
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_repartition_file_scans(false);
+        let ctx = SessionContext::new_with_config_rt(config, ctx.runtime_env());
+        for file in &self.files {
+            let shown = file.strip_prefix("file://").unwrap_or(file);
+            match self.find_bad_value(&ctx, file, shown).await {
+                Ok(None) => continue,
+                Ok(Some(found)) => return found,
+                Err(read_error) => {
+                    return FloeError::new(
+                        read_error.sqlstate,
+                        format!("COPY {}: file {shown}: {}", self.table_name, read_error.message),
+                    );
+                }
+            }
+        }
+        err
+    }
+
+    /// Reads `file` as text and tries each value against its column's type; `shown` is
+    /// how messages name the file.
+    async fn find_bad_value(
+        &self,
+        ctx: &SessionContext,
+        file: &str,
+        shown: &str,
+    ) -> Result<Option<FloeError>> {
+        let text_schema = Schema::new(
+            self.read_schema
+                .fields()
+                .iter()
+                .map(|f| Field::new(f.name(), DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        );
+        let mut batches = ctx
+            .read_csv(vec![file.to_string()], self.csv_options(&text_schema))
+            .await?
+            .execute_stream()
+            .await?;
+        let first_line = if self.options.header { 2 } else { 1 };
+        let mut rows_before = 0usize;
+        let fields = self.table_schema.as_struct().fields();
+        while let Some(batch) = batches.next().await {
+            let batch = batch?;
+            for ((text, target), field) in batch
+                .columns()
+                .iter()
+                .zip(self.read_schema.fields())
+                .zip(fields)
+            {
+                let Some((row, value)) = first_unconvertible(text, target.data_type())? else {
+                    if field.required
+                        && let Some(row) = (0..text.len()).find(|&i| text.is_null(i))
+                    {
+                        return Ok(Some(FloeError::new(
+                            sqlstate::NOT_NULL_VIOLATION,
+                            format!(
+                                "COPY {}: null value in column {} violates not-null constraint \
+                                 (file {shown}, line {})",
+                                self.table_name,
+                                field.name,
+                                first_line + rows_before + row
+                            ),
+                        )));
+                    }
+                    continue;
+                };
+                return Ok(Some(FloeError::new(
+                    value_error_code(&field.field_type, &value),
+                    format!(
+                        "COPY {}: invalid value \"{value}\" for column {} of type {} \
+                         (file {shown}, line {})",
+                        self.table_name,
+                        field.name,
+                        sql_name(&field.field_type),
+                        first_line + rows_before + row
+                    ),
+                )));
+            }
+            rows_before += batch.num_rows();
+        }
+        Ok(None)
+    }
+}
+
+/// The first value of `text` that does not convert to `target`, with its row.
+fn first_unconvertible(text: &ArrayRef, target: &DataType) -> Result<Option<(usize, String)>> {
+    let options = CastOptions {
+        safe: true,
+        ..CastOptions::default()
+    };
+    let converted = cast_with_options(text, target, &options)?;
+    let strings = text
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::StringArray>()
+        .ok_or_else(|| FloeError::internal("CSV text column is not UTF-8"))?;
+    Ok((0..text.len())
+        .find(|&i| !text.is_null(i) && converted.is_null(i))
+        .map(|i| (i, strings.value(i).to_string())))
+}
+
+/// 22003 for a number too big for its column, 22007 for a bad date or time, 22P02 else.
+fn value_error_code(ty: &Type, value: &str) -> &'static str {
+    use iceberg::spec::PrimitiveType as P;
+    match ty {
+        Type::Primitive(P::Int | P::Long | P::Float | P::Double | P::Decimal { .. })
+            if value.trim().parse::<f64>().is_ok() =>
+        {
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        }
+        Type::Primitive(
+            P::Date | P::Time | P::Timestamp | P::Timestamptz | P::TimestampNs | P::TimestamptzNs,
+        ) => sqlstate::INVALID_DATETIME_FORMAT,
+        _ => sqlstate::INVALID_TEXT_REPRESENTATION,
+    }
+}
+
+/// The files `source` names: itself, the files of a directory, or a glob's matches.
+async fn list_files(ctx: &SessionContext, source: &str) -> Result<Vec<String>> {
+    let url = ListingTableUrl::parse(source)?;
+    let store = ctx.runtime_env().object_store(&url)?;
+    let state = ctx.state();
+    let mut files: Vec<String> = url
+        .list_all_files(&state, store.as_ref(), "")
+        .await?
+        .map_ok(|meta| format!("{}{}", url.object_store().as_str(), meta.location))
+        .try_collect()
+        .await?;
+    files.sort();
+    if files.is_empty() {
+        return Err(FloeError::new(
+            sqlstate::UNDEFINED_FILE,
+            format!("COPY: no file found at {source}"),
+        ));
+    }
+    Ok(files)
+}
+
+fn format_from_extension(path: &str) -> Option<CopyFormat> {
+    let lower = path.to_ascii_lowercase();
+    let extension = lower.rsplit('.').next()?;
+    match extension {
+        "csv" => Some(CopyFormat::Csv),
+        "parquet" => Some(CopyFormat::Parquet),
+        "json" | "ndjson" | "jsonl" => Some(CopyFormat::Json),
+        "txt" | "tsv" => Some(CopyFormat::Text),
+        _ => None,
+    }
+}
+
+/// Writes the rows of `plan` to `target` as one file (a directory of files when `target`
+/// ends with `/`), returning how many rows were written.
+pub async fn export(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+    target: &str,
+    options: &CopyOptions,
+) -> Result<u64> {
+    let frame = DataFrame::new(ctx.state(), plan);
+    let write = DataFrameWriteOptions::new().with_single_file_output(!target.ends_with('/'));
+    let format = match options.format {
+        Some(format) => format,
+        None => format_from_extension(target).unwrap_or(CopyFormat::Text),
+    };
+    let batches = match format {
+        CopyFormat::Csv | CopyFormat::Text => {
+            let text = format == CopyFormat::Text;
+            let csv = CsvOptions {
+                has_header: Some(options.header),
+                delimiter: options.delimiter.unwrap_or(if text { '\t' } else { ',' }) as u8,
+                quote: options.quote.unwrap_or('"') as u8,
+                escape: options.escape.map(|c| c as u8),
+                null_value: options
+                    .null
+                    .clone()
+                    .or_else(|| text.then(|| "\\N".to_string())),
+                ..CsvOptions::default()
+            };
+            frame.write_csv(target, write, Some(csv)).await?
+        }
+        CopyFormat::Parquet => frame.write_parquet(target, write, None).await?,
+        CopyFormat::Json => frame.write_json(target, write, None).await?,
+    };
+    Ok(crate::engine::count_from(&batches))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::StringArray;
+
+    #[test]
+    fn finds_the_first_value_its_type_cannot_hold() {
+        let text: ArrayRef = Arc::new(StringArray::from(vec![Some("1.50"), None, Some("x"), Some("2")]));
+        let found = first_unconvertible(&text, &DataType::Decimal128(5, 2)).unwrap();
+        assert_eq!(found, Some((2, "x".to_string())));
+        let fine: ArrayRef = Arc::new(StringArray::from(vec![Some("2024-01-02"), None]));
+        assert_eq!(first_unconvertible(&fine, &DataType::Date32).unwrap(), None);
+    }
+
+    #[test]
+    fn error_codes_tell_overflow_from_garbage() {
+        use iceberg::spec::PrimitiveType as P;
+        let int = Type::Primitive(P::Int);
+        assert_eq!(value_error_code(&int, "99999999999"), sqlstate::NUMERIC_VALUE_OUT_OF_RANGE);
+        assert_eq!(value_error_code(&int, "abc"), sqlstate::INVALID_TEXT_REPRESENTATION);
+        assert_eq!(
+            value_error_code(&Type::Primitive(P::Date), "2024-13-45"),
+            sqlstate::INVALID_DATETIME_FORMAT
+        );
+    }
+
+    #[test]
+    fn formats_follow_extensions() {
+        assert_eq!(format_from_extension("/a/b.CSV"), Some(CopyFormat::Csv));
+        assert_eq!(format_from_extension("s3://b/x.parquet"), Some(CopyFormat::Parquet));
+        assert_eq!(format_from_extension("rows.jsonl"), Some(CopyFormat::Json));
+        assert_eq!(format_from_extension("/data/dir/"), None);
+    }
+}
