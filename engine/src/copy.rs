@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::config::CsvOptions;
@@ -16,7 +16,8 @@ use datafusion::common::{Column, ScalarValue};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::context::{SessionConfig, SessionContext};
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::functions::expr_fn::nullif;
+use datafusion::logical_expr::{Expr, LogicalPlan, cast, lit};
 use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
 use futures::{StreamExt, TryStreamExt};
 use iceberg::spec::{Schema as IcebergSchema, Type};
@@ -71,12 +72,31 @@ impl CopySource {
 
     /// The rows of every file, in the table's columns.
     pub async fn plan(&self, ctx: &SessionContext) -> Result<LogicalPlan> {
-        let frame = match self.format {
-            CopyFormat::Csv | CopyFormat::Text => {
+        let frame = match (self.format, self.null_marker()) {
+            (CopyFormat::Csv | CopyFormat::Text, None) => {
                 ctx.read_csv(self.files.clone(), self.csv_options(&self.read_schema))
                     .await?
             }
-            CopyFormat::Json => {
+            (CopyFormat::Csv | CopyFormat::Text, Some(marker)) => {
+                // DataFusion's CSV reader has no NULL marker of its own: read text, turn
+                // the marker into NULL, then convert to the column types.
+                let text_schema = text_schema(&self.read_schema);
+                let frame = ctx
+                    .read_csv(self.files.clone(), self.csv_options(&text_schema))
+                    .await?;
+                let columns = self
+                    .read_schema
+                    .fields()
+                    .iter()
+                    .map(|field| {
+                        let text = Expr::Column(Column::from_name(field.name()));
+                        cast(nullif(text, lit(marker.clone())), field.data_type().clone())
+                            .alias(field.name())
+                    })
+                    .collect::<Vec<_>>();
+                frame.select(columns)?
+            }
+            (CopyFormat::Json, _) => {
                 let options = JsonReadOptions {
                     schema: Some(&self.read_schema),
                     file_extension: "",
@@ -84,7 +104,7 @@ impl CopySource {
                 };
                 ctx.read_json(self.files.clone(), options).await?
             }
-            CopyFormat::Parquet => {
+            (CopyFormat::Parquet, _) => {
                 let options = ParquetReadOptions {
                     file_extension: "",
                     ..ParquetReadOptions::default()
@@ -132,14 +152,21 @@ impl CopySource {
         Ok(frame.select(columns)?)
     }
 
+    /// The text that stands for NULL; `None`: an empty field.
+    fn null_marker(&self) -> Option<String> {
+        match (&self.options.null, self.format) {
+            (Some(null), _) if !null.is_empty() => Some(null.clone()),
+            (None, CopyFormat::Text) => Some("\\N".to_string()),
+            _ => None,
+        }
+    }
+
     fn csv_options<'a>(&self, schema: &'a Schema) -> CsvReadOptions<'a> {
         let text = self.format == CopyFormat::Text;
-        let delimiter = self.options.delimiter.unwrap_or(if text { '\t' } else { ',' });
-        let null = match (&self.options.null, text) {
-            (Some(null), _) => Some(null.clone()),
-            (None, true) => Some("\\N".to_string()),
-            (None, false) => None,
-        };
+        let delimiter = self
+            .options
+            .delimiter
+            .unwrap_or(if text { '\t' } else { ',' });
         let mut options = CsvReadOptions::new()
             .schema(schema)
             .has_header(self.options.header)
@@ -153,9 +180,6 @@ impl CopySource {
         });
         if let Some(escape) = self.options.escape {
             options = options.escape(escape as u8);
-        }
-        if let Some(null) = null {
-            options.null_regex = Some(format!("^{}$", regex::escape(&null)));
         }
         options
     }
@@ -179,7 +203,10 @@ impl CopySource {
                 Err(read_error) => {
                     return FloeError::new(
                         read_error.sqlstate,
-                        format!("COPY {}: file {shown}: {}", self.table_name, read_error.message),
+                        format!(
+                            "COPY {}: file {shown}: {}",
+                            self.table_name, read_error.message
+                        ),
                     );
                 }
             }
@@ -195,13 +222,8 @@ impl CopySource {
         file: &str,
         shown: &str,
     ) -> Result<Option<FloeError>> {
-        let text_schema = Schema::new(
-            self.read_schema
-                .fields()
-                .iter()
-                .map(|f| Field::new(f.name(), DataType::Utf8, true))
-                .collect::<Vec<_>>(),
-        );
+        let text_schema = text_schema(&self.read_schema);
+        let null_marker = self.null_marker();
         let mut batches = ctx
             .read_csv(vec![file.to_string()], self.csv_options(&text_schema))
             .await?
@@ -218,7 +240,8 @@ impl CopySource {
                 .zip(self.read_schema.fields())
                 .zip(fields)
             {
-                let Some((row, value)) = first_unconvertible(text, target.data_type())? else {
+                let text = without_marker(text, null_marker.as_deref())?;
+                let Some((row, value)) = first_unconvertible(&text, target.data_type())? else {
                     if field.required
                         && let Some(row) = (0..text.len()).find(|&i| text.is_null(i))
                     {
@@ -253,6 +276,30 @@ impl CopySource {
     }
 }
 
+/// The same columns, all read as text.
+fn text_schema(schema: &Schema) -> Schema {
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// `text` with the NULL marker's occurrences made NULL.
+fn without_marker(text: &ArrayRef, marker: Option<&str>) -> Result<ArrayRef> {
+    let Some(marker) = marker else {
+        return Ok(text.clone());
+    };
+    let strings = text.as_string::<i32>();
+    let values: StringArray = strings
+        .iter()
+        .map(|value| value.filter(|v| *v != marker))
+        .collect();
+    Ok(Arc::new(values))
+}
+
 /// The first value of `text` that does not convert to `target`, with its row.
 fn first_unconvertible(text: &ArrayRef, target: &DataType) -> Result<Option<(usize, String)>> {
     let options = CastOptions {
@@ -260,10 +307,7 @@ fn first_unconvertible(text: &ArrayRef, target: &DataType) -> Result<Option<(usi
         ..CastOptions::default()
     };
     let converted = cast_with_options(text, target, &options)?;
-    let strings = text
-        .as_any()
-        .downcast_ref::<datafusion::arrow::array::StringArray>()
-        .ok_or_else(|| FloeError::internal("CSV text column is not UTF-8"))?;
+    let strings = text.as_string::<i32>();
     Ok((0..text.len())
         .find(|&i| !text.is_null(i) && converted.is_null(i))
         .map(|i| (i, strings.value(i).to_string())))
@@ -357,11 +401,15 @@ pub async fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::StringArray;
 
     #[test]
     fn finds_the_first_value_its_type_cannot_hold() {
-        let text: ArrayRef = Arc::new(StringArray::from(vec![Some("1.50"), None, Some("x"), Some("2")]));
+        let text: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("1.50"),
+            None,
+            Some("x"),
+            Some("2"),
+        ]));
         let found = first_unconvertible(&text, &DataType::Decimal128(5, 2)).unwrap();
         assert_eq!(found, Some((2, "x".to_string())));
         let fine: ArrayRef = Arc::new(StringArray::from(vec![Some("2024-01-02"), None]));
@@ -372,8 +420,14 @@ mod tests {
     fn error_codes_tell_overflow_from_garbage() {
         use iceberg::spec::PrimitiveType as P;
         let int = Type::Primitive(P::Int);
-        assert_eq!(value_error_code(&int, "99999999999"), sqlstate::NUMERIC_VALUE_OUT_OF_RANGE);
-        assert_eq!(value_error_code(&int, "abc"), sqlstate::INVALID_TEXT_REPRESENTATION);
+        assert_eq!(
+            value_error_code(&int, "99999999999"),
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            value_error_code(&int, "abc"),
+            sqlstate::INVALID_TEXT_REPRESENTATION
+        );
         assert_eq!(
             value_error_code(&Type::Primitive(P::Date), "2024-13-45"),
             sqlstate::INVALID_DATETIME_FORMAT
@@ -383,7 +437,10 @@ mod tests {
     #[test]
     fn formats_follow_extensions() {
         assert_eq!(format_from_extension("/a/b.CSV"), Some(CopyFormat::Csv));
-        assert_eq!(format_from_extension("s3://b/x.parquet"), Some(CopyFormat::Parquet));
+        assert_eq!(
+            format_from_extension("s3://b/x.parquet"),
+            Some(CopyFormat::Parquet)
+        );
         assert_eq!(format_from_extension("rows.jsonl"), Some(CopyFormat::Json));
         assert_eq!(format_from_extension("/data/dir/"), None);
     }

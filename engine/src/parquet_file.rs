@@ -239,9 +239,9 @@ impl ColumnStatistics {
     /// The batch's smallest and largest value in Iceberg's single-value binary form
     /// (little-endian numbers, big-endian decimals, raw bytes), NaN left out.
     fn batch_bounds(&mut self, column: &ArrayRef) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        fn le<T: ArrowPrimitiveType>(column: &ArrayRef) -> Option<(Vec<u8>, Vec<u8>)>
+        fn le<T>(column: &ArrayRef) -> Option<(Vec<u8>, Vec<u8>)>
         where
-            T: datafusion::arrow::datatypes::ArrowNumericType,
+            T: ArrowPrimitiveType + datafusion::arrow::datatypes::ArrowNumericType,
             T::Native: LittleEndian,
         {
             let array = column.as_primitive::<T>();

@@ -441,7 +441,9 @@ fn parse_copy(df: &mut DFParser) -> Result<Option<Statement>> {
     };
     if p.parse_keyword(Keyword::FROM) {
         let Some(table) = table else {
-            return Err(FloeError::syntax("COPY (query) FROM is not valid; COPY a table FROM a file"));
+            return Err(FloeError::syntax(
+                "COPY (query) FROM is not valid; COPY a table FROM a file",
+            ));
         };
         if p.parse_keyword(Keyword::STDIN) {
             return Err(FloeError::unsupported(
@@ -492,8 +494,17 @@ fn parse_copy_options(df: &mut DFParser) -> Result<CopyOptions> {
         };
         let name = word.value.to_ascii_lowercase();
         let known = [
-            "format", "header", "delimiter", "null", "quote", "escape", "csv", "binary", "text",
-            "parquet", "json",
+            "format",
+            "header",
+            "delimiter",
+            "null",
+            "quote",
+            "escape",
+            "csv",
+            "binary",
+            "text",
+            "parquet",
+            "json",
         ];
         if !known.contains(&name.as_str()) {
             if parenthesized {
@@ -516,11 +527,15 @@ fn parse_copy_options(df: &mut DFParser) -> Result<CopyOptions> {
             }
             "header" => {
                 options.header = match p.peek_token().token {
-                    Token::Word(w) if w.keyword == Keyword::FALSE || w.value.eq_ignore_ascii_case("off") => {
+                    Token::Word(w)
+                        if w.keyword == Keyword::FALSE || w.value.eq_ignore_ascii_case("off") =>
+                    {
                         p.next_token();
                         false
                     }
-                    Token::Word(w) if w.keyword == Keyword::TRUE || w.value.eq_ignore_ascii_case("on") => {
+                    Token::Word(w)
+                        if w.keyword == Keyword::TRUE || w.value.eq_ignore_ascii_case("on") =>
+                    {
                         p.next_token();
                         true
                     }
@@ -902,7 +917,10 @@ mod tests {
         else {
             panic!("not a COPY FROM")
         };
-        assert_eq!((table.to_string(), source.as_str()), ("s.t".to_string(), "/data/*.csv"));
+        assert_eq!(
+            (table.to_string(), source.as_str()),
+            ("s.t".to_string(), "/data/*.csv")
+        );
         assert_eq!(
             options,
             CopyOptions {
@@ -916,14 +934,23 @@ mod tests {
         let Statement::CopyFrom { options, .. } = one("COPY t FROM 'f' CSV HEADER false") else {
             panic!("not a COPY FROM")
         };
-        assert_eq!((options.format, options.header), (Some(CopyFormat::Csv), false));
-        let Statement::CopyTo { query, target, options } =
-            one("COPY (SELECT a FROM t WHERE a > 1) TO '/tmp/out.parquet' (FORMAT parquet)")
+        assert_eq!(
+            (options.format, options.header),
+            (Some(CopyFormat::Csv), false)
+        );
+        let Statement::CopyTo {
+            query,
+            target,
+            options,
+        } = one("COPY (SELECT a FROM t WHERE a > 1) TO '/tmp/out.parquet' (FORMAT parquet)")
         else {
             panic!("not a COPY TO")
         };
         assert_eq!(query.to_string(), "SELECT a FROM t WHERE a > 1");
-        assert_eq!((target.as_str(), options.format), ("/tmp/out.parquet", Some(CopyFormat::Parquet)));
+        assert_eq!(
+            (target.as_str(), options.format),
+            ("/tmp/out.parquet", Some(CopyFormat::Parquet))
+        );
         let Statement::CopyTo { query, .. } = one("COPY t TO 'x.csv'") else {
             panic!("not a COPY TO")
         };

@@ -44,7 +44,7 @@ pub fn writer_properties(properties: &HashMap<String, String>) -> Result<WriterP
         builder = builder.set_data_page_size_limit(bytes.max(1));
     }
     builder = bloom_filters(builder, properties)?;
-    for (key, _) in properties {
+    for key in properties.keys() {
         if let Some(column) = key.strip_prefix(COLUMN_CODEC) {
             let codec = compression(properties, key, &format!("{COLUMN_CODEC_LEVEL}{column}"))?;
             builder = builder.set_column_compression(column_path(column), codec);
