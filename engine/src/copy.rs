@@ -36,6 +36,8 @@ pub struct CopySource {
     read_schema: SchemaRef,
     table_schema: IcebergSchema,
     table_name: String,
+    /// How messages name the input (`STDIN`, say) instead of `file <path>`.
+    shown: Option<String>,
 }
 
 impl CopySource {
@@ -46,6 +48,7 @@ impl CopySource {
         options: &CopyOptions,
         table_schema: &IcebergSchema,
         table_name: String,
+        shown: Option<&str>,
     ) -> Result<Self> {
         let format = match options.format {
             Some(format) => format,
@@ -67,6 +70,7 @@ impl CopySource {
             read_schema,
             table_schema: table_schema.clone(),
             table_name,
+            shown: shown.map(str::to_string),
         })
     }
 
@@ -196,17 +200,17 @@ impl CopySource {
             .with_repartition_file_scans(false);
         let ctx = SessionContext::new_with_config_rt(config, ctx.runtime_env());
         for file in &self.files {
-            let shown = file.strip_prefix("file://").unwrap_or(file);
-            match self.find_bad_value(&ctx, file, shown).await {
+            let shown = match &self.shown {
+                Some(shown) => shown.clone(),
+                None => format!("file {}", file.strip_prefix("file://").unwrap_or(file)),
+            };
+            match self.find_bad_value(&ctx, file, &shown).await {
                 Ok(None) => continue,
                 Ok(Some(found)) => return found,
                 Err(read_error) => {
                     return FloeError::new(
                         read_error.sqlstate,
-                        format!(
-                            "COPY {}: file {shown}: {}",
-                            self.table_name, read_error.message
-                        ),
+                        format!("COPY {}: {shown}: {}", self.table_name, read_error.message),
                     );
                 }
             }
@@ -215,7 +219,7 @@ impl CopySource {
     }
 
     /// Reads `file` as text and tries each value against its column's type; `shown` is
-    /// how messages name the file.
+    /// how messages name it.
     async fn find_bad_value(
         &self,
         ctx: &SessionContext,
@@ -249,7 +253,7 @@ impl CopySource {
                             sqlstate::NOT_NULL_VIOLATION,
                             format!(
                                 "COPY {}: null value in column {} violates not-null constraint \
-                                 (file {shown}, line {})",
+                                 ({shown}, line {})",
                                 self.table_name,
                                 field.name,
                                 first_line + rows_before + row
@@ -262,7 +266,7 @@ impl CopySource {
                     value_error_code(&field.field_type, &value),
                     format!(
                         "COPY {}: invalid value \"{value}\" for column {} of type {} \
-                         (file {shown}, line {})",
+                         ({shown}, line {})",
                         self.table_name,
                         field.name,
                         sql_name(&field.field_type),

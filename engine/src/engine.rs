@@ -302,9 +302,13 @@ impl Engine {
             }
             Statement::CopyFrom {
                 table,
-                source,
+                source: Some(source),
                 options,
-            } => self.copy_from(&table, &source, &options).await,
+            } => self.copy_from(&table, &source, &options, None).await,
+            Statement::CopyFrom { source: None, .. } => Err(FloeError::unsupported(
+                "COPY ... FROM STDIN needs a client that sends the rows, such as psql's \\copy \
+                 over the PostgreSQL protocol; here, COPY ... FROM 'path' reads files",
+            )),
             Statement::CopyTo {
                 query,
                 target,
@@ -443,12 +447,14 @@ impl Engine {
         }
     }
 
-    /// Loads the files `source` names into `table` in one commit.
-    async fn copy_from(
+    /// Loads the files `source` names into `table` in one commit. Error messages name the
+    /// files as `shown` when given (a client's STDIN spooled to a file, say).
+    pub async fn copy_from(
         &self,
         table: &datafusion::sql::sqlparser::ast::ObjectName,
         source: &str,
         options: &CopyOptions,
+        shown: Option<&str>,
     ) -> Result<Output> {
         let ident = table_name(table, &self.current_schema())?;
         let table = self.load_table(&ident).await?;
@@ -458,6 +464,7 @@ impl Engine {
             options,
             table.metadata().current_schema(),
             ident.to_string(),
+            shown,
         )
         .await?;
         let plan = files.plan(&self.ctx).await?;

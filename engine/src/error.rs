@@ -164,11 +164,11 @@ fn classify_datafusion(err: DataFusionError) -> FloeError {
             classify_datafusion(DataFusionError::External(Box::new(SharedError(inner))))
         }
         DataFusionError::SQL(err, _) => FloeError::syntax(err.to_string()),
-        DataFusionError::ArrowError(arrow_err, _) => {
+        DataFusionError::ArrowError(arrow_err, _) => bad_value(&arrow_err).unwrap_or_else(|| {
             let text = arrow_err.to_string();
             let code = arrow_code(&arrow_err);
             FloeError::new(code, text)
-        }
+        }),
         DataFusionError::NotImplemented(text) => FloeError::unsupported(text),
         DataFusionError::IoError(io) => FloeError::new(sqlstate::IO_ERROR, io.to_string()),
         other => {
@@ -177,6 +177,49 @@ fn classify_datafusion(err: DataFusionError) -> FloeError {
             FloeError::new(code, text)
         }
     }
+}
+
+/// Arrow's conversion failures in PostgreSQL's words and codes: `invalid input syntax for
+/// type date: "abc"` (22007), `value 3000000000 is out of range for type integer` (22003).
+fn bad_value(err: &datafusion::arrow::error::ArrowError) -> Option<FloeError> {
+    use datafusion::arrow::error::ArrowError;
+    let text = match err {
+        ArrowError::CastError(text) | ArrowError::ParseError(text) => text.as_str(),
+        _ => return None,
+    };
+    let between = |start: &str, end: &str| {
+        let rest = &text[text.find(start)? + start.len()..];
+        Some(&rest[..rest.find(end)?])
+    };
+    if let Some(value) = between("Cannot cast string '", "' to value of Date") {
+        return Some(FloeError::new(
+            sqlstate::INVALID_DATETIME_FORMAT,
+            format!("invalid input syntax for type date: \"{value}\""),
+        ));
+    }
+    if let Some(value) = between("Error parsing timestamp from '", "'") {
+        let reason = text.rsplit(": ").next().unwrap_or_default();
+        return Some(FloeError::new(
+            sqlstate::INVALID_DATETIME_FORMAT,
+            format!("invalid input syntax for type timestamp: \"{value}\" ({reason})"),
+        ));
+    }
+    if let (Some(value), Some(ty)) = (
+        between("Can't cast value ", " to type"),
+        text.rsplit(" to type ").next(),
+    ) {
+        let ty = match ty {
+            "Int16" => "smallint",
+            "Int32" => "integer",
+            "Int64" => "bigint",
+            other => other,
+        };
+        return Some(FloeError::new(
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("value {value} is out of range for type {ty}"),
+        ));
+    }
+    None
 }
 
 fn arrow_code(err: &datafusion::arrow::error::ArrowError) -> &'static str {
@@ -247,4 +290,42 @@ pub fn to_datafusion(err: FloeError) -> DataFusionError {
 
 pub fn iceberg_to_datafusion(err: iceberg::Error) -> DataFusionError {
     to_datafusion(classify_iceberg(&err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::error::ArrowError;
+
+    fn classified(err: ArrowError) -> FloeError {
+        FloeError::from(DataFusionError::ArrowError(Box::new(err), None))
+    }
+
+    #[test]
+    fn bad_values_read_as_postgresql_says_them() {
+        let date = classified(ArrowError::CastError(
+            "Cannot cast string 'abc' to value of Date32 type".into(),
+        ));
+        assert_eq!(date.sqlstate, sqlstate::INVALID_DATETIME_FORMAT);
+        assert_eq!(date.message, "invalid input syntax for type date: \"abc\"");
+        let int = classified(ArrowError::CastError(
+            "Can't cast value 3000000000 to type Int32".into(),
+        ));
+        assert_eq!(int.sqlstate, sqlstate::NUMERIC_VALUE_OUT_OF_RANGE);
+        assert_eq!(
+            int.message,
+            "value 3000000000 is out of range for type integer"
+        );
+        let ts = classified(ArrowError::ParseError(
+            "Error parsing timestamp from 'yesterday': timestamp must contain at least 10 characters"
+                .into(),
+        ));
+        assert_eq!(ts.sqlstate, sqlstate::INVALID_DATETIME_FORMAT);
+        assert!(
+            ts.message
+                .starts_with("invalid input syntax for type timestamp: \"yesterday\"")
+        );
+        let other = classified(ArrowError::CastError("Unsupported cast".into()));
+        assert_eq!(other.sqlstate, sqlstate::INVALID_TEXT_REPRESENTATION);
+    }
 }

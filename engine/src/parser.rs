@@ -66,10 +66,11 @@ pub enum Statement {
         table: ObjectName,
         snapshot_id: i64,
     },
-    /// `COPY t FROM 'path' [WITH] (options)`: loads files into an Iceberg table.
+    /// `COPY t FROM 'path' | STDIN [WITH] (options)`: loads rows into an Iceberg table.
     CopyFrom {
         table: ObjectName,
-        source: String,
+        /// `None`: STDIN, the rows a client sends (the server's part).
+        source: Option<String>,
         options: CopyOptions,
     },
     /// `COPY (query) | t TO 'path' [WITH] (options)`: exports rows to a file.
@@ -445,13 +446,11 @@ fn parse_copy(df: &mut DFParser) -> Result<Option<Statement>> {
                 "COPY (query) FROM is not valid; COPY a table FROM a file",
             ));
         };
-        if p.parse_keyword(Keyword::STDIN) {
-            return Err(FloeError::unsupported(
-                "COPY ... FROM STDIN needs a client that sends the rows, such as psql's \\copy \
-                 over the PostgreSQL protocol; here, COPY ... FROM 'path' reads a file",
-            ));
-        }
-        let source = p.parse_literal_string().map_err(syntax)?;
+        let source = if p.parse_keyword(Keyword::STDIN) {
+            None
+        } else {
+            Some(p.parse_literal_string().map_err(syntax)?)
+        };
         let options = parse_copy_options(df)?;
         return Ok(Some(Statement::CopyFrom {
             table,
@@ -918,8 +917,8 @@ mod tests {
             panic!("not a COPY FROM")
         };
         assert_eq!(
-            (table.to_string(), source.as_str()),
-            ("s.t".to_string(), "/data/*.csv")
+            (table.to_string(), source.as_deref()),
+            ("s.t".to_string(), Some("/data/*.csv"))
         );
         assert_eq!(
             options,
@@ -962,10 +961,13 @@ mod tests {
         ));
         assert!(parse_sql("COPY t FROM 'f' (FORMAT xml)").is_err());
         assert!(parse_sql("COPY t FROM 'f' (DELIMITER ';;')").is_err());
-        assert_eq!(
-            parse_sql("COPY t FROM STDIN").unwrap_err().sqlstate,
-            crate::error::sqlstate::FEATURE_NOT_SUPPORTED
-        );
+        let Statement::CopyFrom {
+            source, options, ..
+        } = one("COPY t FROM STDIN (FORMAT csv)")
+        else {
+            panic!("not a COPY FROM")
+        };
+        assert_eq!((source, options.format), (None, Some(CopyFormat::Csv)));
     }
 
     #[test]
