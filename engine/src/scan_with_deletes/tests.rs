@@ -399,3 +399,35 @@ async fn files_without_their_identity_partition_column_read_it_from_the_manifest
         texts(&["us", "us"])
     );
 }
+
+/// Leaves a table with position deletes committed through Floe's commit path in the
+/// warehouse `$FLOE_DELETES_FIXTURE`, for tests/interop to check that pyiceberg reads it
+/// as Floe does (pyiceberg applies position deletes, not equality deletes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by tests/interop/run.sh, which reads the warehouse it leaves"]
+async fn position_deletes_fixture_for_pyiceberg() {
+    let dir = std::env::var("FLOE_DELETES_FIXTURE").expect("FLOE_DELETES_FIXTURE is set");
+    let engine = Engine::open(std::path::Path::new(&dir)).await.unwrap();
+    engine
+        .execute_sql(
+            "CREATE TABLE pd (id INT, city VARCHAR) PARTITIONED BY (city);
+             INSERT INTO pd VALUES (1, 'Oslo'), (2, 'Oslo'), (3, 'Oslo'), (4, 'Lima'), (5, 'Lima');",
+        )
+        .await
+        .unwrap();
+    let table = load(&engine, "pd").await;
+    let mut deletes = Vec::new();
+    for file in data_files(&table).await {
+        // The second row of each partition's file.
+        deletes.push(position_deletes(&table, &file, &[1]).await);
+    }
+    commit_to(&engine, "pd", Change::AddDeletes(deletes)).await;
+    engine
+        .execute_sql("INSERT INTO pd VALUES (6, 'Oslo')")
+        .await
+        .unwrap();
+    assert_eq!(
+        column(&engine, "SELECT id FROM pd ORDER BY id").await,
+        texts(&["1", "3", "4", "6"])
+    );
+}
