@@ -80,9 +80,14 @@ impl TaskWithDeletes {
         // column the file does hold is read as well, to carry the row count.
         if !read_field_ids.is_empty()
             && !read_field_ids.iter().any(|id| columns_in_file.contains(id))
-            && let Some(id) = columns_in_file
-                .iter()
-                .find(|id| task.schema.field_by_id(**id).is_some())
+            && let Some(id) = columns_in_file.iter().find(|id| {
+                // A top-level column: the reader projects those.
+                task.schema
+                    .as_struct()
+                    .fields()
+                    .iter()
+                    .any(|field| field.id == **id && field.field_type.is_primitive())
+            })
         {
             read_field_ids.push(*id);
         }
