@@ -2,8 +2,9 @@
 //!
 //! A scan asks Iceberg which data files make up the current snapshot and reads them with
 //! DataFusion's Parquet machinery, spread over the session's target partitions so that all
-//! cores work; the pushed-down filters prune row groups by their statistics. An INSERT
-//! streams into [`IcebergSink`].
+//! cores work; the pushed-down filters prune row groups by their statistics. Data files
+//! that row-level delete files apply to are read by [`ScanWithDeletesExec`] instead. An
+//! INSERT streams into [`IcebergSink`].
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -265,7 +266,8 @@ impl TableProvider for IcebergTable {
             )));
         }
         // Manifests record each data file's row count exactly and its columns' bounds, so
-        // DataFusion knows the scan's statistics (and answers `count(*)` reading no file).
+        // DataFusion knows the scan's statistics (and answers `count(*)` reading no file,
+        // unless delete files make the counts inexact).
         let entries: HashMap<&str, (&DataFile, i32)> = manifests
             .iter()
             .flat_map(|(file, manifest)| {

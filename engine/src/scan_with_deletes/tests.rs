@@ -306,6 +306,17 @@ async fn position_and_equality_deletes_hide_exactly_the_rows_they_match() {
         ),
         "{plan}"
     );
+    // Row 4 of the first file (matched by both equality deletes) and row 7 of the second.
+    let analyzed = rows(&engine, "EXPLAIN ANALYZE SELECT * FROM t").await;
+    let analyzed = analyzed
+        .iter()
+        .map(|r| r.join(" "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        analyzed.contains("rows_deleted_by_equality_deletes=2"),
+        "{analyzed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
