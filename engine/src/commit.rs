@@ -33,6 +33,11 @@ pub enum Change {
         remove: HashSet<String>,
         add: Vec<DataFile>,
     },
+    /// Row-level delete files (position or equality deletes) written elsewhere, added
+    /// beside the live files (`delete` snapshot, as a row delta without new data).
+    /// Floe itself writes no delete files; tests commit those of iceberg's writers.
+    #[cfg_attr(not(test), allow(dead_code))]
+    AddDeletes(Vec<DataFile>),
     /// Points the main branch at an ancestor snapshot again.
     Rollback { snapshot_id: i64 },
     /// Drops snapshots from the metadata (their files are deleted by VACUUM afterwards).
@@ -92,6 +97,22 @@ async fn stage(base: &Table, change: &Change, written: &mut Vec<String>) -> Resu
         .clone()
         .into_builder(base.metadata_location().map(str::to_string));
     let builder = match change {
+        Change::Append(files) | Change::Replace { add: files, .. }
+            if files
+                .iter()
+                .any(|f| f.content_type() != DataContentType::Data) =>
+        {
+            return Err(FloeError::internal("only data files can be appended"));
+        }
+        Change::AddDeletes(files)
+            if files
+                .iter()
+                .any(|f| f.content_type() == DataContentType::Data) =>
+        {
+            return Err(FloeError::internal(
+                "a delete snapshot adds only delete files",
+            ));
+        }
         Change::Append(files) => {
             add_data_snapshot(
                 base,
@@ -105,6 +126,23 @@ async fn stage(base: &Table, change: &Change, written: &mut Vec<String>) -> Resu
         }
         Change::Replace { remove, add } => {
             add_data_snapshot(base, builder, Operation::Replace, remove, add, written).await?
+        }
+        Change::AddDeletes(files) => {
+            if metadata.format_version() == FormatVersion::V1 {
+                return Err(FloeError::invalid(format!(
+                    "table {} has format version 1, which has no row-level deletes",
+                    base.identifier()
+                )));
+            }
+            add_data_snapshot(
+                base,
+                builder,
+                Operation::Delete,
+                &HashSet::new(),
+                files,
+                written,
+            )
+            .await?
         }
         Change::Rollback { snapshot_id } => {
             if !is_ancestor_of_current(metadata, *snapshot_id) {
@@ -144,7 +182,8 @@ pub fn is_ancestor_of_current(metadata: &TableMetadata, snapshot_id: i64) -> boo
     false
 }
 
-/// Adds a snapshot whose live data files are the base's, minus `remove`, plus `add`.
+/// Adds a snapshot whose live files are the base's, minus the data files `remove`, plus
+/// `add` (data and delete files).
 async fn add_data_snapshot(
     base: &Table,
     builder: TableMetadataBuilder,
@@ -193,6 +232,7 @@ async fn add_data_snapshot(
                 written,
                 snapshot_id,
                 file_spec.as_ref().clone(),
+                ManifestContentType::Data,
             )?;
             for entry in loaded.entries() {
                 if !entry.is_alive() {
@@ -224,23 +264,30 @@ async fn add_data_snapshot(
             ),
         ));
     }
-    if !add.is_empty() {
+    let (added_data, added_deletes): (Vec<&DataFile>, Vec<&DataFile>) = add
+        .iter()
+        .partition(|file| file.content_type() == DataContentType::Data);
+    // New manifests go first, as readers expect the newest files first.
+    for (files, content) in [
+        (added_deletes, ManifestContentType::Deletes),
+        (added_data, ManifestContentType::Data),
+    ] {
+        if files.is_empty() {
+            continue;
+        }
         let mut writer = manifest_writer(
             base,
             &commit_id,
             written,
             snapshot_id,
             spec.as_ref().clone(),
+            content,
         )?;
-        for file in add {
-            if file.content_type() != DataContentType::Data {
-                return Err(FloeError::internal("only data files can be added"));
-            }
+        for file in files {
             summary.add_file(file, schema.clone(), spec.clone());
             // A negative sequence number leaves it to be inherited from the manifest list.
             writer.add_file(file.clone(), -1)?;
         }
-        // New manifests go first, as readers expect the newest data first.
         manifests.insert(0, writer.write_manifest_file().await?);
     }
 
@@ -299,6 +346,7 @@ fn manifest_writer(
     written: &mut Vec<String>,
     snapshot_id: i64,
     spec: iceberg::spec::PartitionSpec,
+    content: ManifestContentType,
 ) -> Result<ManifestWriter> {
     let metadata = base.metadata();
     let path = format!(
@@ -314,10 +362,12 @@ fn manifest_writer(
         metadata.current_schema().clone(),
         spec,
     );
-    Ok(match metadata.format_version() {
-        FormatVersion::V1 => builder.build_v1(),
-        FormatVersion::V2 => builder.build_v2_data(),
-        FormatVersion::V3 => builder.build_v3_data(),
+    Ok(match (metadata.format_version(), content) {
+        (FormatVersion::V1, _) => builder.build_v1(),
+        (FormatVersion::V2, ManifestContentType::Data) => builder.build_v2_data(),
+        (FormatVersion::V2, ManifestContentType::Deletes) => builder.build_v2_deletes(),
+        (FormatVersion::V3, ManifestContentType::Data) => builder.build_v3_data(),
+        (FormatVersion::V3, ManifestContentType::Deletes) => builder.build_v3_deletes(),
     })
 }
 

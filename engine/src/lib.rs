@@ -24,6 +24,7 @@ mod pg_compat;
 mod predicate;
 mod pruning;
 mod scan;
+mod scan_with_deletes;
 mod session_statement;
 pub mod settings;
 mod sink;

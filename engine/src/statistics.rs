@@ -2,27 +2,66 @@
 //! count exactly and, per column, its NULL count and lower/upper bounds. DataFusion uses
 //! them to answer `count(*)` without reading files, to order joins, and to skip files
 //! against dynamic filters at run time.
+//!
+//! An identity partition column holds one value in all of a file's rows: the value its
+//! manifest entry records. Its statistics say so exactly, and DataFusion's Parquet scan then
+//! serves the column as that constant instead of reading it, which also gives the right
+//! values for files that do not store the column at all (written by tools that leave
+//! identity partition columns out, or imported).
 
 use datafusion::arrow::datatypes::{DataType, Schema as ArrowSchema, TimeUnit};
 use datafusion::common::stats::Precision;
 use datafusion::common::{ColumnStatistics, ScalarValue, Statistics};
-use iceberg::spec::{DataFile, Datum, PrimitiveLiteral, Schema};
+use iceberg::spec::{DataFile, Datum, PartitionSpec, PrimitiveLiteral, Schema, Transform};
 
 /// Statistics of one data file, for the columns of `arrow_schema` (which are the fields of
-/// `schema`, in order).
-pub fn file_statistics(file: &DataFile, schema: &Schema, arrow_schema: &ArrowSchema) -> Statistics {
+/// `schema`, in order). `spec` is the partition spec the file was written with.
+pub fn file_statistics(
+    file: &DataFile,
+    spec: Option<&PartitionSpec>,
+    schema: &Schema,
+    arrow_schema: &ArrowSchema,
+) -> Statistics {
     let column_statistics = schema
         .as_struct()
         .fields()
         .iter()
         .zip(arrow_schema.fields())
-        .map(|(field, arrow_field)| column_statistics(file, field.id, arrow_field.data_type()))
+        .map(|(field, arrow_field)| {
+            identity_partition_statistics(file, spec, field.id, arrow_field.data_type())
+                .unwrap_or_else(|| column_statistics(file, field.id, arrow_field.data_type()))
+        })
         .collect();
     Statistics {
         num_rows: Precision::Exact(file.record_count() as usize),
         total_byte_size: Precision::Inexact(file.file_size_in_bytes() as usize),
         column_statistics,
     }
+}
+
+/// The exact statistics of a column the file is identity-partitioned by: every row holds
+/// the partition value. `None` for other columns, NULL partition values and empty files.
+fn identity_partition_statistics(
+    file: &DataFile,
+    spec: Option<&PartitionSpec>,
+    field_id: i32,
+    data_type: &DataType,
+) -> Option<ColumnStatistics> {
+    if file.record_count() == 0 {
+        return None;
+    }
+    let index = spec?
+        .fields()
+        .iter()
+        .position(|f| f.source_id == field_id && f.transform == Transform::Identity)?;
+    let value = file.partition().fields().get(index)?.as_ref()?;
+    let value = scalar(&value.as_primitive_literal()?, data_type)?;
+    Some(ColumnStatistics {
+        null_count: Precision::Exact(0),
+        min_value: Precision::Exact(value.clone()),
+        max_value: Precision::Exact(value),
+        ..ColumnStatistics::new_unknown()
+    })
 }
 
 fn column_statistics(file: &DataFile, field_id: i32, data_type: &DataType) -> ColumnStatistics {
@@ -39,7 +78,7 @@ fn column_statistics(file: &DataFile, field_id: i32, data_type: &DataType) -> Co
             .is_none_or(|n| *n > 0);
     // Bounds are inexact: other writers truncate long strings (a truncated bound is still a
     // bound, but not a value of the column).
-    let bound = |datum: Option<&Datum>| match datum.and_then(|d| scalar(d, data_type)) {
+    let bound = |datum: Option<&Datum>| match datum.and_then(|d| scalar(d.literal(), data_type)) {
         Some(value) if !may_hold_nan => Precision::Inexact(value),
         _ => Precision::Absent,
     };
@@ -51,10 +90,10 @@ fn column_statistics(file: &DataFile, field_id: i32, data_type: &DataType) -> Co
     }
 }
 
-/// A bound as a value of the column's Arrow type; `None` for types not converted.
-fn scalar(datum: &Datum, data_type: &DataType) -> Option<ScalarValue> {
+/// A value as a value of the column's Arrow type; `None` for types not converted.
+fn scalar(value: &PrimitiveLiteral, data_type: &DataType) -> Option<ScalarValue> {
     use PrimitiveLiteral as L;
-    Some(match (datum.literal(), data_type) {
+    Some(match (value, data_type) {
         (L::Boolean(v), DataType::Boolean) => ScalarValue::Boolean(Some(*v)),
         (L::Int(v), DataType::Int32) => ScalarValue::Int32(Some(*v)),
         (L::Int(v), DataType::Date32) => ScalarValue::Date32(Some(*v)),

@@ -2,8 +2,9 @@
 //!
 //! A scan asks Iceberg which data files make up the current snapshot and reads them with
 //! DataFusion's Parquet machinery, spread over the session's target partitions so that all
-//! cores work; the pushed-down filters prune row groups by their statistics. An INSERT
-//! streams into [`IcebergSink`].
+//! cores work; the pushed-down filters prune row groups by their statistics. Data files
+//! that row-level delete files apply to are read by [`ScanWithDeletesExec`] instead. An
+//! INSERT streams into [`IcebergSink`].
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
 use futures::TryStreamExt;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::expr::{Bind, Predicate};
@@ -33,12 +35,13 @@ use iceberg::spec::{DataContentType, DataFile};
 use iceberg::table::Table;
 
 use crate::catalog::FloeCatalog;
-use crate::error::{FloeError, iceberg_to_datafusion, to_datafusion};
+use crate::error::iceberg_to_datafusion;
 use crate::field_ids::FieldIdAdapterFactory;
 use crate::names::display_table;
 use crate::predicate::to_iceberg;
 use crate::pruning::count_pruning;
 use crate::scan::{IcebergScanExec, PruningSummary};
+use crate::scan_with_deletes::{ScanWithDeletesExec, TaskWithDeletes};
 use crate::sink::IcebergSink;
 use crate::sort_order;
 use crate::statistics;
@@ -117,34 +120,84 @@ impl IcebergTable {
             .try_collect()
             .await
             .map_err(iceberg_to_datafusion)?;
-        if tasks.iter().any(|task| !task.deletes.is_empty()) {
-            return Err(to_datafusion(FloeError::unsupported(format!(
-                "table {} has row-level delete files, which this Floe version cannot apply; \
-                 reading it would return deleted rows",
-                self.table.identifier()
-            ))));
-        }
         Ok(tasks)
+    }
+
+    /// The scan of the data files that delete files apply to (see [`ScanWithDeletesExec`]).
+    fn scan_with_deletes(
+        &self,
+        tasks: Vec<FileScanTask>,
+        projection: Option<&Vec<usize>>,
+        partitions: usize,
+        batch_size: usize,
+        entries: &HashMap<&str, (&DataFile, i32)>,
+        file_statistics: &dyn Fn(&str) -> Statistics,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let metadata = self.table.metadata();
+        let schema = metadata.current_schema();
+        let fields = schema.as_struct().fields();
+        let indices: Vec<usize> = match projection {
+            Some(indices) => indices.clone(),
+            None => (0..fields.len()).collect(),
+        };
+        let output_field_ids: Vec<i32> = indices.iter().map(|i| fields[*i].id).collect();
+        let statistics: Vec<Statistics> = tasks
+            .iter()
+            .map(|task| file_statistics(&task.data_file_path))
+            .collect();
+        let prepared: Vec<TaskWithDeletes> = tasks
+            .into_iter()
+            .map(|mut task| {
+                let (columns_in_file, spec) = match entries.get(task.data_file_path.as_str()) {
+                    Some((file, spec_id)) => (
+                        file.column_sizes()
+                            .keys()
+                            .chain(file.value_counts().keys())
+                            .copied()
+                            .collect(),
+                        metadata.partition_spec_by_id(*spec_id).cloned(),
+                    ),
+                    None => (Vec::new(), None),
+                };
+                // Columns are read as the current schema has them (the Parquet scan does the
+                // same); identity partition columns come from the file's partition values.
+                task.schema = schema.clone();
+                task.partition_spec = spec;
+                TaskWithDeletes::new(task, &output_field_ids, &columns_in_file)
+            })
+            .collect();
+        let reader = self
+            .table
+            .reader_builder()
+            .with_batch_size(batch_size)
+            .build();
+        Ok(Arc::new(ScanWithDeletesExec::new(
+            balance(prepared, partitions, TaskWithDeletes::file_size_in_bytes),
+            reader,
+            output_field_ids,
+            Arc::new(self.schema.project(&indices)?),
+            statistics::merge(&statistics, &self.schema).project(projection),
+        )))
     }
 }
 
 /// Deals files into `partitions` groups of similar total size, largest first.
-fn balance_files(mut files: Vec<PartitionedFile>, partitions: usize) -> Vec<FileGroup> {
-    files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+fn balance<T>(mut files: Vec<T>, partitions: usize, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
+    files.sort_by_key(|f| std::cmp::Reverse(size(f)));
     let groups_count = partitions.clamp(1, files.len().max(1));
-    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); groups_count];
+    let mut groups: Vec<(u64, Vec<T>)> = (0..groups_count).map(|_| (0, Vec::new())).collect();
     for file in files {
         let smallest = groups
             .iter_mut()
             .min_by_key(|(size, _)| *size)
             .expect("at least one group");
-        smallest.0 += file.object_meta.size;
+        smallest.0 += size(&file);
         smallest.1.push(file);
     }
     groups
         .into_iter()
         .filter(|(_, files)| !files.is_empty())
-        .map(|(_, files)| FileGroup::new(files))
+        .map(|(_, files)| files)
         .collect()
 }
 
@@ -214,59 +267,79 @@ impl TableProvider for IcebergTable {
             )));
         }
         // Manifests record each data file's row count exactly and its columns' bounds, so
-        // DataFusion knows the scan's statistics (and answers `count(*)` reading no file).
-        let entries: HashMap<&str, &DataFile> = manifests
+        // DataFusion knows the scan's statistics (and answers `count(*)` reading no file,
+        // unless delete files make the counts inexact).
+        let entries: HashMap<&str, (&DataFile, i32)> = manifests
             .iter()
-            .flat_map(|(_, manifest)| manifest.entries())
-            .filter(|entry| entry.is_alive() && entry.content_type() == DataContentType::Data)
-            .map(|entry| (entry.data_file().file_path(), entry.data_file()))
-            .collect();
-        let mut file_statistics = Vec::with_capacity(tasks.len());
-        let files: Vec<PartitionedFile> = tasks
-            .iter()
-            .map(|task| {
-                let file = PartitionedFile::new(
-                    object_path(&task.data_file_path),
-                    task.file_size_in_bytes,
-                );
-                match entries.get(task.data_file_path.as_str()) {
-                    Some(entry) => {
-                        let statistics = statistics::file_statistics(
-                            entry,
-                            metadata.current_schema(),
-                            &self.schema,
-                        );
-                        file_statistics.push(statistics.clone());
-                        file.with_statistics(Arc::new(statistics))
-                    }
-                    None => {
-                        file_statistics.push(Statistics::new_unknown(&self.schema));
-                        file
-                    }
-                }
+            .flat_map(|(file, manifest)| {
+                manifest
+                    .entries()
+                    .iter()
+                    .map(move |entry| (entry, file.partition_spec_id))
             })
+            .filter(|(entry, _)| entry.is_alive() && entry.content_type() == DataContentType::Data)
+            .map(|(entry, spec_id)| (entry.data_file().file_path(), (entry.data_file(), spec_id)))
             .collect();
-        let statistics = statistics::merge(&file_statistics, &self.schema);
+        let current_schema = metadata.current_schema();
+        let file_statistics = |path: &str| match entries.get(path) {
+            Some((file, spec_id)) => statistics::file_statistics(
+                file,
+                metadata.partition_spec_by_id(*spec_id).map(|s| s.as_ref()),
+                current_schema,
+                &self.schema,
+            ),
+            None => Statistics::new_unknown(&self.schema),
+        };
 
-        let mut source = ParquetSource::new(self.schema.clone());
-        if let Some(predicate) = conjunction(filters.iter().cloned()) {
-            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
-            source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+        // Files with row-level deletes are read by a scan that applies them; the others by
+        // DataFusion's Parquet scan, which prunes row groups and pages.
+        let (with_deletes, plain): (Vec<FileScanTask>, Vec<FileScanTask>) =
+            tasks.into_iter().partition(|task| !task.deletes.is_empty());
+        let partitions = state.config().target_partitions();
+        let mut scans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+        if !plain.is_empty() {
+            let mut plain_statistics = Vec::with_capacity(plain.len());
+            let files: Vec<PartitionedFile> = plain
+                .iter()
+                .map(|task| {
+                    let statistics = file_statistics(&task.data_file_path);
+                    plain_statistics.push(statistics.clone());
+                    PartitionedFile::new(object_path(&task.data_file_path), task.file_size_in_bytes)
+                        .with_statistics(Arc::new(statistics))
+                })
+                .collect();
+            let mut source = ParquetSource::new(self.schema.clone());
+            if let Some(predicate) = conjunction(filters.iter().cloned()) {
+                let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+                source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+            }
+            let config =
+                FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+                    .with_file_groups(
+                        balance(files, partitions, |f| f.object_meta.size)
+                            .into_iter()
+                            .map(FileGroup::new)
+                            .collect(),
+                    )
+                    .with_projection_indices(projection.cloned())?
+                    .with_limit(limit)
+                    .with_statistics(statistics::merge(&plain_statistics, &self.schema))
+                    .with_expr_adapter(Some(Arc::new(FieldIdAdapterFactory::new(current_schema))))
+                    .build();
+            scans.push(DataSourceExec::from_data_source(config));
         }
-        let config =
-            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-                .with_file_groups(balance_files(files, state.config().target_partitions()))
-                .with_projection_indices(projection.cloned())?
-                .with_limit(limit)
-                .with_statistics(statistics)
-                .with_expr_adapter(Some(Arc::new(FieldIdAdapterFactory::new(
-                    metadata.current_schema(),
-                ))))
-                .build();
-        Ok(Arc::new(IcebergScanExec::new(
-            summary,
-            DataSourceExec::from_data_source(config),
-        )))
+        if !with_deletes.is_empty() {
+            scans.push(self.scan_with_deletes(
+                with_deletes,
+                projection,
+                partitions,
+                state.config().batch_size(),
+                &entries,
+                &file_statistics,
+            )?);
+        }
+        let input = UnionExec::try_new(scans)?;
+        Ok(Arc::new(IcebergScanExec::new(summary, input)))
     }
 
     fn supports_filters_pushdown(

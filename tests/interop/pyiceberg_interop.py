@@ -5,7 +5,11 @@ partition value recorded for every data file), and Floe reads a partitioned tabl
 pyiceberg wrote. Also checks that Floe opens a catalog.db made by older pyiceberg releases,
 whose iceberg_tables lacks the iceberg_type column.
 
-Usage: FLOE_BIN=path/to/floe python pyiceberg_interop.py
+Row-level deletes: Floe reads position deletes pyiceberg committed, and pyiceberg reads
+position deletes Floe's commit path committed (the warehouse FLOE_DELETES_FIXTURE, left by
+the Rust test position_deletes_fixture_for_pyiceberg) with the same rows as Floe.
+
+Usage: FLOE_BIN=path/to/floe FLOE_DELETES_FIXTURE=dir python pyiceberg_interop.py
 """
 
 import csv
@@ -33,6 +37,7 @@ from pyiceberg.types import (
 )
 
 FLOE = os.environ["FLOE_BIN"]
+DELETES_FIXTURE = os.environ["FLOE_DELETES_FIXTURE"]
 checks = 0
 
 
@@ -297,8 +302,111 @@ def pyiceberg_reads_after_optimize_vacuum_and_rollback(warehouse):
     check(py_ids() == [1, 2, 3, 4, 5], f"pyiceberg rows after rollback: {py_ids()}")
 
 
+def add_position_deletes(table, deletes_by_file):
+    """Writes one position delete file (the spec's file_path/pos layout) per partition and
+    commits them as a delete snapshot, as merge-on-read writers do. pyiceberg's own
+    Table.delete() rewrites data files instead (copy-on-write), so its manifest and
+    snapshot machinery is driven directly here. `deletes_by_file` maps a data file to the
+    row positions to delete."""
+    import pyarrow.parquet as pq
+    from pyiceberg.manifest import DataFile, DataFileContent, FileFormat, ManifestContent, ManifestWriterV2
+    from pyiceberg.table.snapshots import Operation
+    from pyiceberg.table.update.snapshot import _FastAppendFiles
+
+    class DeleteManifestWriter(ManifestWriterV2):
+        def content(self):
+            return ManifestContent.DELETES
+
+        @property
+        def _meta(self):
+            return {**super()._meta, "content": "deletes"}
+
+    class AddDeleteFiles(_FastAppendFiles):
+        def new_manifest_writer(self, spec):
+            return DeleteManifestWriter(spec, self.schema(), self.new_manifest_output(), self._snapshot_id, self._compression)
+
+    delete_schema = pa.schema(
+        [
+            pa.field("file_path", pa.string(), nullable=False, metadata={b"PARQUET:field_id": b"2147483546"}),
+            pa.field("pos", pa.int64(), nullable=False, metadata={b"PARQUET:field_id": b"2147483545"}),
+        ]
+    )
+    delete_files = []
+    for data_file, positions in deletes_by_file:
+        path = f"{table.location()}/data/pos-deletes-{len(delete_files)}.parquet"
+        local = path.removeprefix("file://")
+        batch = pa.table({"file_path": [data_file.file_path] * len(positions), "pos": positions}, schema=delete_schema)
+        pq.write_table(batch, local)
+        delete_files.append(
+            DataFile.from_args(
+                content=DataFileContent.POSITION_DELETES,
+                file_path=path,
+                file_format=FileFormat.PARQUET,
+                partition=data_file.partition,
+                record_count=len(positions),
+                file_size_in_bytes=os.path.getsize(local),
+                spec_id=data_file.spec_id,
+            )
+        )
+    with table.transaction() as tx:
+        producer = AddDeleteFiles(operation=Operation.DELETE, transaction=tx, io=table.io)
+        for delete_file in delete_files:
+            producer.append_data_file(delete_file)
+        producer.commit()
+
+
+def floe_reads_position_deletes_written_by_pyiceberg(warehouse):
+    cat = catalog(warehouse)
+    cat.create_namespace("py")
+    schema = Schema(
+        NestedField(1, "id", IntegerType(), required=False),
+        NestedField(2, "city", StringType(), required=False),
+    )
+    spec = PartitionSpec(PartitionField(source_id=2, field_id=1000, transform=IdentityTransform(), name="city"))
+    table = cat.create_table("py.people", schema=schema, partition_spec=spec)
+    table.append(
+        pa.table(
+            {"id": pa.array([1, 2, 3, 4, 5, 6], pa.int32()), "city": ["Oslo", "Oslo", "Oslo", "Lima", "Lima", "Lima"]},
+        )
+    )
+    files = {task.file.partition[0]: task.file for task in table.scan().plan_files()}
+    # Rows are written in order within each partition: delete Oslo's 2nd and Lima's 1st and 3rd.
+    add_position_deletes(table, [(files["Oslo"], [1]), (files["Lima"], [0, 2])])
+    table = cat.load_table("py.people")
+    expected = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    check([r["id"] for r in expected] == [1, 3, 5], f"pyiceberg applies its position deletes: {expected}")
+    rows = floe(warehouse, "SELECT id, city FROM py.people ORDER BY id")
+    check(rows[1:] == [[str(r["id"]), r["city"]] for r in expected], f"Floe applies them alike: {rows}")
+    rows = floe(warehouse, "SELECT count(*) AS n FROM py.people")
+    check(rows == [["n"], ["3"]], f"count(*) with deletes is counted, not read from manifests: {rows}")
+    rows = floe(warehouse, "SELECT id FROM py.people WHERE city = 'Lima'")
+    check(rows == [["id"], ["5"]], f"a partition filter with deletes: {rows}")
+    # Rows Floe appends afterwards are not hidden by the older position deletes.
+    floe(warehouse, "INSERT INTO py.people VALUES (7, 'Lima')")
+    rows = floe(warehouse, "SELECT id FROM py.people ORDER BY id")
+    check(rows == [["id"], ["1"], ["3"], ["5"], ["7"]], f"after Floe's append: {rows}")
+    ids = sorted(r["id"] for r in cat.load_table("py.people").scan().to_arrow().to_pylist())
+    check(ids == [1, 3, 5, 7], f"pyiceberg reads the table the same after Floe's append: {ids}")
+
+
+def pyiceberg_reads_position_deletes_committed_by_floe(warehouse):
+    table = catalog(warehouse).load_table("public.pd")
+    snapshots = sorted(table.snapshots(), key=lambda s: s.sequence_number)
+    operations = [s.summary.operation.value for s in snapshots]
+    check(operations == ["append", "delete", "append"], f"Floe's delete snapshot: {operations}")
+    summary = snapshots[1].summary
+    check(summary["added-position-delete-files"] == "2", f"delete snapshot summary: {summary}")
+    ids = sorted(r["id"] for r in table.scan().to_arrow().to_pylist())
+    rows = floe(warehouse, "SELECT id FROM pd ORDER BY id")
+    check(rows[1:] == [[str(i)] for i in ids], f"pyiceberg {ids} and Floe {rows} read the same rows")
+    check(ids == [1, 3, 4, 6], f"pyiceberg applies Floe's position deletes: {ids}")
+
+
 def main():
+    pyiceberg_reads_position_deletes_committed_by_floe(DELETES_FIXTURE)
+    print("ok   pyiceberg_reads_position_deletes_committed_by_floe")
     tests = (
+        floe_reads_position_deletes_written_by_pyiceberg,
         pyiceberg_reads_after_optimize_vacuum_and_rollback,
         pyiceberg_reads_floe_tables,
         floe_reads_pyiceberg_table,

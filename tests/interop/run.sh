@@ -15,5 +15,11 @@ fi
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" --bin floe
 export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
+# A table with row-level deletes committed by Floe's commit path, for pyiceberg to read.
+FLOE_DELETES_FIXTURE="$(mktemp -d)"
+export FLOE_DELETES_FIXTURE
+trap 'rm -rf "$FLOE_DELETES_FIXTURE"' EXIT
+cargo test --quiet --manifest-path "$root/Cargo.toml" -p floe-engine --lib -- \
+  --ignored --exact scan_with_deletes::tests::position_deletes_fixture_for_pyiceberg
 "$venv/bin/python" "$here/pyiceberg_interop.py"
 TPCH_SF="${TPCH_SF:-0.1}" "$venv/bin/python" "$root/tests/tpch/check_vs_duckdb.py"
