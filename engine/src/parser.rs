@@ -959,7 +959,9 @@ mod tests {
             panic!("not a COPY TO")
         };
         assert_eq!(query.to_string(), "SELECT * FROM t");
-        let Statement::CopyTo { target, options, .. } = one("COPY t TO STDOUT WITH CSV HEADER")
+        let Statement::CopyTo {
+            target, options, ..
+        } = one("COPY t TO STDOUT WITH CSV HEADER")
         else {
             panic!("not a COPY TO")
         };

@@ -13,9 +13,9 @@ use floe_engine::parser::{CopyFormat, CopyOptions};
 use floe_engine::sql::ast::{ObjectName, Query};
 use floe_engine::{FloeError, Output, Statement};
 use futures::{Sink, SinkExt, StreamExt, stream};
-use pgwire::api::ClientInfo;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::results::{CopyResponse, Response, Tag};
+use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
@@ -58,7 +58,9 @@ pub async fn begin_copy_in<C: ClientInfo>(
         .suffix(".stdin")
         .tempfile()
         .map_err(|err| to_pg_error(err.into()))?;
-    let state = client.session_extensions().get_or_insert_with(CopyIn::default);
+    let state = client
+        .session_extensions()
+        .get_or_insert_with(CopyIn::default);
     *state.pending.lock().expect("copy lock") = Some(Pending {
         table,
         options,
@@ -97,7 +99,9 @@ impl CopyHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let state = client.session_extensions().get_or_insert_with(CopyIn::default);
+        let state = client
+            .session_extensions()
+            .get_or_insert_with(CopyIn::default);
         let mut pending = state.pending.lock().expect("copy lock");
         let Some(pending) = pending.as_mut() else {
             return Err(protocol_violation("CopyData outside of COPY FROM STDIN"));
@@ -114,7 +118,10 @@ impl CopyHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let state = client.session_extensions().get_or_insert_with(CopyIn::default);
+        leave_extended_copy(client);
+        let state = client
+            .session_extensions()
+            .get_or_insert_with(CopyIn::default);
         let Some(mut pending) = state.pending.lock().expect("copy lock").take() else {
             return Err(protocol_violation("CopyDone outside of COPY FROM STDIN"));
         };
@@ -149,12 +156,24 @@ impl CopyHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let state = client.session_extensions().get_or_insert_with(CopyIn::default);
+        leave_extended_copy(client);
+        let state = client
+            .session_extensions()
+            .get_or_insert_with(CopyIn::default);
         state.pending.lock().expect("copy lock").take();
         PgWireError::UserError(Box::new(user_error(
             "57014",
             format!("COPY from stdin failed: {}", fail.message),
         )))
+    }
+}
+
+/// pgwire leaves a COPY begun by the extended protocol in copy mode after CopyDone or
+/// CopyFail, where the client's following Sync would be ignored and the client would wait
+/// for ReadyForQuery forever: back to normal processing, so that Sync answers it.
+fn leave_extended_copy<C: ClientInfo>(client: &mut C) {
+    if matches!(client.state(), PgWireConnectionState::CopyInProgress(true)) {
+        client.set_state(PgWireConnectionState::ReadyForQuery);
     }
 }
 
@@ -179,7 +198,9 @@ pub async fn copy_out(
         }
     };
     let Output::Rows(batches) = session.query_rows(query).await.map_err(to_pg_error)? else {
-        return Err(to_pg_error(FloeError::internal("COPY query returned no rows")));
+        return Err(to_pg_error(FloeError::internal(
+            "COPY query returned no rows",
+        )));
     };
     let columns = batches.schema().fields().len();
     let encoder = Arc::new(RowEncoder { text, options });
@@ -232,7 +253,11 @@ impl RowEncoder {
         format!("{}\n", names.join(&delimiter.to_string())).into_bytes()
     }
 
-    fn rows(&self, batch: &RecordBatch, mut prefix: Option<Vec<u8>>) -> Vec<PgWireResult<CopyData>> {
+    fn rows(
+        &self,
+        batch: &RecordBatch,
+        mut prefix: Option<Vec<u8>>,
+    ) -> Vec<PgWireResult<CopyData>> {
         (0..batch.num_rows())
             .map(|row| {
                 let mut line = prefix.take().unwrap_or_default();
