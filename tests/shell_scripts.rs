@@ -124,9 +124,9 @@ fn command_tags_and_quiet() {
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[..2], ["CREATE TABLE", "INSERT 0 2"], "{out}");
-    // After a write, what it stored: rows, files, size and compression.
+    // After a write, what it stored: rows, files and size.
     assert!(
-        lines[2].starts_with("wrote 2 rows in 1 file, ") && lines[2].contains("compression"),
+        lines[2].starts_with("wrote 2 rows in 1 file, ") && lines[2].ends_with(" bytes"),
         "{out}"
     );
     assert_eq!(lines[3..], [" n", "---", " 2", "(1 row)"], "{out}");

@@ -309,9 +309,13 @@ impl Engine {
                 "COPY ... FROM STDIN needs a client that sends the rows, such as psql's \\copy \
                  over the PostgreSQL protocol; here, COPY ... FROM 'path' reads files",
             )),
+            Statement::CopyTo { target: None, .. } => Err(FloeError::unsupported(
+                "COPY ... TO STDOUT needs a client that receives the rows, such as psql over \
+                 the PostgreSQL protocol; here, COPY ... TO 'path' writes a file",
+            )),
             Statement::CopyTo {
                 query,
-                target,
+                target: Some(target),
                 options,
             } => {
                 let plan = self.plan_query(query).await?;
@@ -476,6 +480,12 @@ impl Engine {
             }),
             Err(err) => Err(files.explain(&self.ctx, err).await),
         }
+    }
+
+    /// The rows of `query`, for a face that sends them on (COPY ... TO STDOUT).
+    pub async fn query_rows(&self, query: Box<Query>) -> Result<Output> {
+        let statement = DFStatement::Statement(Box::new(SqlStatement::Query(query)));
+        self.execute_datafusion(statement, None).await
     }
 
     async fn plan_query(&self, query: Box<Query>) -> Result<LogicalPlan> {

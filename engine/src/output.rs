@@ -39,7 +39,8 @@ impl WriteSummary {
         (self.bytes > 0).then(|| self.uncompressed_bytes as f64 / self.bytes as f64)
     }
 
-    /// One line for people: `wrote 1000 rows in 2 files, 1.2 MiB (compression 3.4x)`.
+    /// One line for people: `wrote 1000 rows in 2 files, 1.2 MiB (compression 3.4x)`. The
+    /// ratio is left out for small writes, whose size is mostly the files' footers.
     pub fn describe(&self) -> String {
         let files = if self.files == 1 { "file" } else { "files" };
         let mut text = format!(
@@ -48,7 +49,7 @@ impl WriteSummary {
             self.files,
             crate::table_writer::human_bytes(self.bytes)
         );
-        if let Some(ratio) = self.compression_ratio() {
+        if let Some(ratio) = self.compression_ratio().filter(|_| self.bytes >= 64 * 1024) {
             text.push_str(&format!(" (compression {ratio:.1}x)"));
         }
         text
@@ -116,13 +117,19 @@ mod tests {
         let summary = WriteSummary {
             rows: 1000,
             files: 2,
-            bytes: 2048,
-            uncompressed_bytes: 7168,
+            bytes: 2 << 20,
+            uncompressed_bytes: 7 << 20,
         };
         assert_eq!(
             summary.describe(),
-            "wrote 1000 rows in 2 files, 2.0 KiB (compression 3.5x)"
+            "wrote 1000 rows in 2 files, 2.0 MiB (compression 3.5x)"
         );
+        let small = WriteSummary {
+            bytes: 900,
+            uncompressed_bytes: 20,
+            ..summary
+        };
+        assert_eq!(small.describe(), "wrote 1000 rows in 2 files, 900 bytes");
         let empty = WriteSummary {
             rows: 0,
             files: 0,

@@ -73,10 +73,11 @@ pub enum Statement {
         source: Option<String>,
         options: CopyOptions,
     },
-    /// `COPY (query) | t TO 'path' [WITH] (options)`: exports rows to a file.
+    /// `COPY (query) | t TO 'path' | STDOUT [WITH] (options)`: exports rows.
     CopyTo {
         query: Box<Query>,
-        target: String,
+        /// `None`: STDOUT, the client (the server's part).
+        target: Option<String>,
         options: CopyOptions,
     },
     /// `SET floe.<name> = <value>`: a Floe session setting.
@@ -459,7 +460,11 @@ fn parse_copy(df: &mut DFParser) -> Result<Option<Statement>> {
         }));
     }
     p.expect_keyword(Keyword::TO).map_err(syntax)?;
-    let target = p.parse_literal_string().map_err(syntax)?;
+    let target = if p.parse_keyword(Keyword::STDOUT) {
+        None
+    } else {
+        Some(p.parse_literal_string().map_err(syntax)?)
+    };
     if matches!(p.peek_token().token, Token::Word(ref w) if matches!(w.keyword, Keyword::STORED | Keyword::OPTIONS | Keyword::PARTITIONED))
     {
         return Ok(None);
@@ -947,13 +952,20 @@ mod tests {
         };
         assert_eq!(query.to_string(), "SELECT a FROM t WHERE a > 1");
         assert_eq!(
-            (target.as_str(), options.format),
-            ("/tmp/out.parquet", Some(CopyFormat::Parquet))
+            (target.as_deref(), options.format),
+            (Some("/tmp/out.parquet"), Some(CopyFormat::Parquet))
         );
         let Statement::CopyTo { query, .. } = one("COPY t TO 'x.csv'") else {
             panic!("not a COPY TO")
         };
         assert_eq!(query.to_string(), "SELECT * FROM t");
+        let Statement::CopyTo {
+            target, options, ..
+        } = one("COPY t TO STDOUT WITH CSV HEADER")
+        else {
+            panic!("not a COPY TO")
+        };
+        assert_eq!((target, options.header), (None, true));
         // DataFusion's own form stays DataFusion's.
         assert!(matches!(
             one("COPY t TO 'x' STORED AS CSV"),

@@ -5,6 +5,7 @@
 
 mod connection;
 mod control;
+mod copy;
 mod query;
 mod results;
 
@@ -15,6 +16,7 @@ use floe_engine::Engine;
 use pgwire::api::PgWireServerHandlers;
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::cancel::CancelHandler;
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::messages::cancel::CancelRequest;
 use tokio::net::TcpListener;
@@ -115,6 +117,10 @@ impl PgWireServerHandlers for Handlers {
     }
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.backend.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
         self.backend.clone()
     }
 }

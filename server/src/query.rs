@@ -23,6 +23,7 @@ use pgwire::messages::extendedquery::{Parse, ParseComplete};
 use crate::Backend;
 use crate::connection::{Connection, connection_of, report_changes};
 use crate::control::StatementLimits;
+use crate::copy::{begin_copy_in, copy_out};
 use crate::results::{error_info, respond, to_pg_error, user_error, write_notice};
 
 /// Prepared statements the protocol layer keeps, which a statement drops.
@@ -120,6 +121,15 @@ impl SimpleQueryHandler for Backend {
                 responses.push(Response::Execution(Tag::new("DEALLOCATE")));
                 continue;
             }
+            if let Some(copy) = wire_copy(client, session, &statement).await {
+                // A COPY that reads from the client ends the query string, as in PostgreSQL.
+                let reads = matches!(copy, Ok(Response::CopyIn(_)));
+                responses.push(as_response(copy));
+                if reads {
+                    break;
+                }
+                continue;
+            }
             connection.cancel.rearm();
             let limits = StatementLimits::new(
                 connection.cancel.clone(),
@@ -144,6 +154,37 @@ impl SimpleQueryHandler for Backend {
         }
         report_changes(client, &before, &session.settings()).await?;
         Ok(responses)
+    }
+}
+
+/// COPY FROM STDIN and COPY TO STDOUT, which the server carries out with the client;
+/// `None` for every other statement.
+async fn wire_copy<C: ClientInfo>(
+    client: &C,
+    session: &floe_engine::Engine,
+    statement: &Statement,
+) -> Option<PgWireResult<Response>> {
+    match statement {
+        Statement::CopyFrom {
+            table,
+            source: None,
+            options,
+        } => Some(begin_copy_in(client, table.clone(), options.clone()).await),
+        Statement::CopyTo {
+            query,
+            target: None,
+            options,
+        } => Some(copy_out(session, query.clone(), options.clone()).await),
+        _ => None,
+    }
+}
+
+/// A user error as the response for its statement; other errors stay errors.
+fn as_response(result: PgWireResult<Response>) -> Response {
+    match result {
+        Ok(response) => response,
+        Err(PgWireError::UserError(info)) => Response::Error(info),
+        Err(other) => Response::Error(Box::new(user_error("XX000", other.to_string()))),
     }
 }
 
@@ -273,6 +314,9 @@ impl ExtendedQueryHandler for Backend {
         let Some(statement) = prepared.statement.clone() else {
             return Ok(Response::EmptyQuery);
         };
+        if let Some(copy) = wire_copy(client, session, &statement).await {
+            return copy;
+        }
         let forgetting = forgets(&statement);
         if is_deallocate(&statement)
             && let Some(what) = &forgetting

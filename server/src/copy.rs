@@ -1,0 +1,272 @@
+//! COPY over the wire. `COPY t FROM STDIN` spools the client's CopyData into a file and
+//! loads it with the engine's COPY, so the rows land in one Iceberg commit and a bad row is
+//! named by its line. `COPY (query) TO STDOUT` streams the query's rows to the client as
+//! CSV or text, one CopyData message per row.
+
+use std::fmt::Debug;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use floe_engine::arrow::array::RecordBatch;
+use floe_engine::arrow::csv::WriterBuilder;
+use floe_engine::parser::{CopyFormat, CopyOptions};
+use floe_engine::sql::ast::{ObjectName, Query};
+use floe_engine::{FloeError, Output, Statement};
+use futures::{Sink, SinkExt, StreamExt, stream};
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::results::{CopyResponse, Response, Tag};
+use pgwire::api::{ClientInfo, PgWireConnectionState};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+
+use crate::Backend;
+use crate::connection::connection_of;
+use crate::results::{error_info, to_pg_error, user_error, write_notice};
+
+/// The COPY FROM STDIN a connection is receiving, if any.
+#[derive(Default)]
+struct CopyIn {
+    pending: Mutex<Option<Pending>>,
+}
+
+struct Pending {
+    table: ObjectName,
+    options: CopyOptions,
+    spool: tempfile::NamedTempFile,
+}
+
+/// Starts `COPY table FROM STDIN`: checks the table and options, then asks the client
+/// for the rows.
+pub async fn begin_copy_in<C: ClientInfo>(
+    client: &C,
+    table: ObjectName,
+    options: CopyOptions,
+) -> PgWireResult<Response> {
+    if !matches!(
+        options.format,
+        None | Some(CopyFormat::Csv | CopyFormat::Text)
+    ) {
+        return Err(to_pg_error(FloeError::unsupported(
+            "COPY FROM STDIN takes text or csv",
+        )));
+    }
+    let connection = connection_of(client)?;
+    let columns = table_columns(&connection.session, &table).await?;
+    let spool = tempfile::Builder::new()
+        .prefix("floe-copy-")
+        .suffix(".stdin")
+        .tempfile()
+        .map_err(|err| to_pg_error(err.into()))?;
+    let state = client
+        .session_extensions()
+        .get_or_insert_with(CopyIn::default);
+    *state.pending.lock().expect("copy lock") = Some(Pending {
+        table,
+        options,
+        spool,
+    });
+    Ok(Response::CopyIn(CopyResponse::new(
+        0,
+        columns,
+        stream::empty(),
+    )))
+}
+
+/// How many columns `table` has (and an error if there is no such table).
+async fn table_columns(session: &floe_engine::Engine, table: &ObjectName) -> PgWireResult<usize> {
+    let described = session
+        .execute(Statement::Describe {
+            table: table.clone(),
+        })
+        .await
+        .map_err(to_pg_error)?;
+    let Output::Rows(mut rows) = described else {
+        return Ok(0);
+    };
+    let mut count = 0;
+    while let Some(batch) = rows.next().await {
+        count += batch.map_err(|err| to_pg_error(err.into()))?.num_rows();
+    }
+    Ok(count)
+}
+
+#[async_trait::async_trait]
+impl CopyHandler for Backend {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let state = client
+            .session_extensions()
+            .get_or_insert_with(CopyIn::default);
+        let mut pending = state.pending.lock().expect("copy lock");
+        let Some(pending) = pending.as_mut() else {
+            return Err(protocol_violation("CopyData outside of COPY FROM STDIN"));
+        };
+        pending
+            .spool
+            .write_all(&copy_data.data)
+            .map_err(|err| to_pg_error(err.into()))
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        leave_extended_copy(client);
+        let state = client
+            .session_extensions()
+            .get_or_insert_with(CopyIn::default);
+        let Some(mut pending) = state.pending.lock().expect("copy lock").take() else {
+            return Err(protocol_violation("CopyDone outside of COPY FROM STDIN"));
+        };
+        pending
+            .spool
+            .flush()
+            .map_err(|err| to_pg_error(err.into()))?;
+        let connection = connection_of(client)?;
+        let path = pending.spool.path().to_string_lossy().into_owned();
+        let output = connection
+            .session
+            .copy_from(&pending.table, &path, &pending.options, Some("STDIN"))
+            .await
+            .map_err(|err| PgWireError::UserError(Box::new(error_info(err))))?;
+        if let Some(notice) = write_notice(&output) {
+            client.feed(notice).await?;
+        }
+        let rows = match output {
+            Output::Command { rows, .. } => rows.unwrap_or(0),
+            Output::Rows(_) => 0,
+        };
+        let tag = Tag::new("COPY").with_rows(rows as usize);
+        client
+            .send(PgWireBackendMessage::CommandComplete(tag.into()))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        leave_extended_copy(client);
+        let state = client
+            .session_extensions()
+            .get_or_insert_with(CopyIn::default);
+        state.pending.lock().expect("copy lock").take();
+        PgWireError::UserError(Box::new(user_error(
+            "57014",
+            format!("COPY from stdin failed: {}", fail.message),
+        )))
+    }
+}
+
+/// pgwire leaves a COPY begun by the extended protocol in copy mode after CopyDone or
+/// CopyFail, where the client's following Sync would be ignored and the client would wait
+/// for ReadyForQuery forever: back to normal processing, so that Sync answers it.
+fn leave_extended_copy<C: ClientInfo>(client: &mut C) {
+    if matches!(client.state(), PgWireConnectionState::CopyInProgress(true)) {
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+    }
+}
+
+fn protocol_violation(message: &str) -> PgWireError {
+    PgWireError::UserError(Box::new(user_error("08P01", message)))
+}
+
+/// `COPY (query) TO STDOUT`: the query's rows, one CopyData message per row (the header
+/// line, if asked for, travels with the first row so that the row count stays right).
+pub async fn copy_out(
+    session: &floe_engine::Engine,
+    query: Box<Query>,
+    options: CopyOptions,
+) -> PgWireResult<Response> {
+    let text = match options.format {
+        None | Some(CopyFormat::Text) => true,
+        Some(CopyFormat::Csv) => false,
+        Some(_) => {
+            return Err(to_pg_error(FloeError::unsupported(
+                "COPY TO STDOUT writes text or csv",
+            )));
+        }
+    };
+    let Output::Rows(batches) = session.query_rows(query).await.map_err(to_pg_error)? else {
+        return Err(to_pg_error(FloeError::internal(
+            "COPY query returned no rows",
+        )));
+    };
+    let columns = batches.schema().fields().len();
+    let encoder = Arc::new(RowEncoder { text, options });
+    let mut header = encoder
+        .options
+        .header
+        .then(|| encoder.header(&batches.schema()));
+    let rows = batches.flat_map(move |batch| {
+        let encoded = match batch {
+            Ok(batch) => encoder.rows(&batch, header.take()),
+            Err(err) => vec![Err(to_pg_error(err.into()))],
+        };
+        stream::iter(encoded)
+    });
+    Ok(Response::CopyOut(CopyResponse::new(0, columns, rows)))
+}
+
+struct RowEncoder {
+    /// PostgreSQL's text format (tab-separated, `\N` for NULL) rather than CSV.
+    text: bool,
+    options: CopyOptions,
+}
+
+impl RowEncoder {
+    fn writer(&self) -> WriterBuilder {
+        let delimiter = self
+            .options
+            .delimiter
+            .unwrap_or(if self.text { '\t' } else { ',' });
+        let null = self
+            .options
+            .null
+            .clone()
+            .unwrap_or_else(|| if self.text { "\\N" } else { "" }.to_string());
+        WriterBuilder::new()
+            .with_header(false)
+            .with_delimiter(delimiter as u8)
+            .with_quote(self.options.quote.unwrap_or('"') as u8)
+            .with_null(null)
+            .with_timestamp_format("%Y-%m-%d %H:%M:%S%.f".to_string())
+            .with_timestamp_tz_format("%Y-%m-%d %H:%M:%S%.f%:z".to_string())
+    }
+
+    fn header(&self, schema: &floe_engine::arrow::datatypes::Schema) -> Vec<u8> {
+        let delimiter = self
+            .options
+            .delimiter
+            .unwrap_or(if self.text { '\t' } else { ',' });
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        format!("{}\n", names.join(&delimiter.to_string())).into_bytes()
+    }
+
+    fn rows(
+        &self,
+        batch: &RecordBatch,
+        mut prefix: Option<Vec<u8>>,
+    ) -> Vec<PgWireResult<CopyData>> {
+        (0..batch.num_rows())
+            .map(|row| {
+                let mut line = prefix.take().unwrap_or_default();
+                self.writer()
+                    .build(&mut line)
+                    .write(&batch.slice(row, 1))
+                    .map_err(|err| to_pg_error(err.into()))?;
+                Ok(CopyData::new(line.into()))
+            })
+            .collect()
+    }
+}
