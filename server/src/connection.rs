@@ -24,12 +24,14 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use crate::Backend;
 use crate::auth::{Answer, Challenge, LoginInProgress};
 use crate::control::{CancelSwitch, Registration};
+use crate::cursor::Cursors;
 use crate::results::user_error;
 
 /// What the server keeps per connection, in the client's session extensions.
 pub struct Connection {
     pub session: Engine,
     pub cancel: Arc<CancelSwitch>,
+    pub cursors: Cursors,
     /// Names of the prepared statements the client made, for DEALLOCATE ALL.
     statements: Mutex<BTreeSet<String>>,
     _registration: Registration,
@@ -250,6 +252,7 @@ impl Backend {
         client.session_extensions().insert(Connection {
             session,
             cancel,
+            cursors: Cursors::default(),
             statements: Mutex::default(),
             _registration: registration,
         });

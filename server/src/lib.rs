@@ -7,6 +7,7 @@ mod auth;
 mod config;
 mod connection;
 mod control;
+mod cursor;
 mod query;
 mod results;
 mod scram;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use floe_engine::arrow::datatypes::DataType;
-use floe_engine::{Described, Statement};
-use futures::Sink;
+use floe_engine::{Described, FloeError, Output, ParamValues, Statement};
+use futures::{Sink, StreamExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response, Tag};
@@ -19,11 +19,13 @@ use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{Parse, ParseComplete};
+use pgwire::messages::response::TransactionStatus;
 
 use crate::Backend;
 use crate::connection::{Connection, connection_of, report_changes};
 use crate::control::StatementLimits;
-use crate::results::{error_info, respond, to_pg_error, user_error};
+use crate::cursor::{Cursor, CursorStatement};
+use crate::results::{error_info, respond, respond_rows, to_pg_error, user_error};
 
 /// Prepared statements the protocol layer keeps, which a statement drops.
 enum Forget {
@@ -125,11 +127,25 @@ impl SimpleQueryHandler for Backend {
                 connection.cancel.clone(),
                 session.settings().statement_timeout(),
             );
+            if let Some(cursor_statement) = CursorStatement::recognise(&statement) {
+                let in_block = client.transaction_status() != TransactionStatus::Idle;
+                match run_cursor(&connection, cursor_statement, None, in_block, None, limits).await
+                {
+                    Ok(response) => responses.push(response),
+                    Err(PgWireError::UserError(err)) => {
+                        responses.push(Response::Error(err));
+                        break;
+                    }
+                    Err(err) => return Err(err),
+                }
+                continue;
+            }
             match limits.run(session.execute(statement)).await {
                 Ok(output) => {
                     if let Some(what) = &forgetting {
                         let _ = forget(client, &connection, what);
                     }
+                    close_cursors_after(&connection, &output);
                     responses.push(respond(output, &Format::UnifiedText, limits)?);
                 }
                 Err(err) => {
@@ -180,7 +196,14 @@ impl QueryParser for Parser {
             }),
             1 => {
                 let statement = statements.remove(0);
-                let described = session.describe(&statement).await.map_err(to_pg_error)?;
+                let described = match CursorStatement::recognise(&statement) {
+                    Some(cursor_statement) => {
+                        describe_cursor(&connection, cursor_statement.map_err(to_pg_error)?)
+                            .await
+                            .map_err(to_pg_error)?
+                    }
+                    None => session.describe(&statement).await.map_err(to_pg_error)?,
+                };
                 Ok(Prepared {
                     statement: Some(statement),
                     described,
@@ -290,6 +313,19 @@ impl ExtendedQueryHandler for Backend {
             connection.cancel.clone(),
             session.settings().statement_timeout(),
         );
+        if let Some(cursor_statement) = CursorStatement::recognise(&statement) {
+            let in_block = client.transaction_status() != TransactionStatus::Idle;
+            let parameters = (portal.parameter_len() > 0).then_some(parameters);
+            return run_cursor(
+                &connection,
+                cursor_statement,
+                parameters,
+                in_block,
+                Some(&portal.result_column_format),
+                limits,
+            )
+            .await;
+        }
         let work = async {
             if portal.parameter_len() == 0 {
                 session.execute(statement).await
@@ -301,7 +337,113 @@ impl ExtendedQueryHandler for Backend {
         if let Some(what) = &forgetting {
             let _ = forget(client, &connection, what);
         }
+        close_cursors_after(&connection, &output);
         report_changes(client, &before, &session.settings()).await?;
         respond(output, &portal.result_column_format, limits)
+    }
+}
+
+/// Closes the cursors a statement ends: those of a transaction block at COMMIT or
+/// ROLLBACK (unless declared WITH HOLD), all of them at DISCARD ALL.
+fn close_cursors_after(connection: &Connection, output: &Output) {
+    match output {
+        Output::Command {
+            tag: "COMMIT" | "ROLLBACK",
+            ..
+        } => connection.cursors.end_transaction(),
+        Output::Command {
+            tag: "DISCARD ALL", ..
+        } => {
+            let _ = connection.cursors.close(None);
+        }
+        _ => {}
+    }
+}
+
+/// What a cursor statement takes and returns: DECLARE takes its query's parameters,
+/// FETCH returns its cursor's columns.
+async fn describe_cursor(
+    connection: &Connection,
+    statement: CursorStatement,
+) -> Result<Described, FloeError> {
+    Ok(match statement {
+        CursorStatement::Declare { query, .. } => Described {
+            parameter_types: connection.session.describe(&query).await?.parameter_types,
+            schema: None,
+        },
+        CursorStatement::Fetch { name, .. } => Described {
+            parameter_types: vec![],
+            schema: Some(connection.cursors.get(&name)?.schema.clone()),
+        },
+        CursorStatement::Close(_) => Described {
+            parameter_types: vec![],
+            schema: None,
+        },
+    })
+}
+
+/// Runs a cursor statement on the connection's cursors. `in_block`: the client is inside
+/// BEGIN; `format`: the result formats the client asked for (extended protocol), else
+/// the cursor's own (BINARY or text).
+async fn run_cursor(
+    connection: &Connection,
+    statement: Result<CursorStatement, FloeError>,
+    parameters: Option<ParamValues>,
+    in_block: bool,
+    format: Option<&Format>,
+    limits: StatementLimits,
+) -> PgWireResult<Response> {
+    match statement.map_err(to_pg_error)? {
+        CursorStatement::Declare {
+            name,
+            binary,
+            hold,
+            query,
+        } => {
+            connection.cursors.check_free(&name).map_err(to_pg_error)?;
+            let session = &connection.session;
+            let work = async {
+                match parameters {
+                    Some(parameters) => session.execute_with_parameters(query, parameters).await,
+                    None => session.execute(query).await,
+                }
+            };
+            let Output::Rows(batches) = limits.run(work).await.map_err(to_pg_error)? else {
+                return Err(to_pg_error(FloeError::new(
+                    "42601",
+                    "DECLARE CURSOR needs a query that returns rows",
+                )));
+            };
+            let schema = batches.schema();
+            let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
+            // Outside a transaction block there is no block to end it: it is held.
+            let cursor = Cursor::new(schema, binary, hold || !in_block, batches);
+            connection
+                .cursors
+                .declare(&name, cursor)
+                .map_err(to_pg_error)?;
+            Ok(Response::Execution(Tag::new("DECLARE CURSOR")))
+        }
+        CursorStatement::Fetch { name, count } => {
+            let cursor = connection.cursors.get(&name).map_err(to_pg_error)?;
+            let format = match format {
+                Some(format) => format.clone(),
+                None if cursor.binary => Format::UnifiedBinary,
+                None => Format::UnifiedText,
+            };
+            let schema = cursor.schema.clone();
+            let mut response = respond_rows(&schema, cursor.fetch(count), &format, limits)?;
+            if let Response::Query(rows) = &mut response {
+                rows.set_command_tag("FETCH");
+            }
+            Ok(response)
+        }
+        CursorStatement::Close(name) => {
+            connection
+                .cursors
+                .close(name.as_deref())
+                .map_err(to_pg_error)?;
+            Ok(Response::Execution(Tag::new("CLOSE CURSOR")))
+        }
     }
 }
