@@ -33,6 +33,7 @@ use crate::output::Output;
 use crate::parser::{CreateTable, Statement, parse_sql};
 use crate::pg_compat;
 use crate::session_statement::SessionStatement;
+use crate::setting_functions;
 use crate::settings::Settings;
 use crate::table::IcebergTable;
 use crate::types::iceberg_type_from_arrow;
@@ -45,7 +46,8 @@ pub struct Engine {
     warehouse: Warehouse,
     ctx: SessionContext,
     live: Arc<LiveCatalog>,
-    settings: Mutex<Settings>,
+    /// Shared with the session's `current_setting`/`set_config` functions.
+    settings: Arc<Mutex<Settings>>,
     /// Floe's own settings (`SET floe.*`), also per session.
     floe_settings: FloeSettings,
 }
@@ -73,11 +75,13 @@ impl Engine {
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
         pg_compat::install(&ctx)?;
+        let settings = Arc::new(Mutex::new(Settings::default()));
+        setting_functions::install(&ctx, settings.clone());
         Ok(Self {
             warehouse,
             ctx,
             live,
-            settings: Mutex::new(Settings::default()),
+            settings,
             floe_settings: FloeSettings::default(),
         })
     }
@@ -85,11 +89,13 @@ impl Engine {
     /// A new session over the same warehouse and catalog, with default settings.
     pub fn new_session(&self) -> Engine {
         let ctx = SessionContext::new_with_state(self.ctx.state());
+        let settings = Arc::new(Mutex::new(Settings::default()));
+        setting_functions::install(&ctx, settings.clone());
         let session = Engine {
             warehouse: self.warehouse.clone(),
             ctx,
             live: self.live.clone(),
-            settings: Mutex::new(Settings::default()),
+            settings,
             floe_settings: FloeSettings::default(),
         };
         session.apply_settings();
@@ -528,17 +534,7 @@ impl Engine {
     /// Carries the settings that change how statements run into DataFusion's config.
     fn apply_settings(&self) {
         let settings = self.settings();
-        let state = self.ctx.state_ref();
-        let mut state = state.write();
-        let options = state.config_mut().options_mut();
-        if let Some(schema) = settings.default_schema() {
-            options.catalog.default_schema = schema;
-        }
-        // DataFusion's own default (no zone) already means UTC.
-        options.execution.time_zone = settings
-            .get("TimeZone")
-            .ok()
-            .filter(|zone| !zone.eq_ignore_ascii_case("UTC"));
+        setting_functions::apply(&settings, &mut self.ctx.state_ref().write());
     }
 }
 

@@ -23,6 +23,7 @@ mod predicate;
 mod pruning;
 mod scan;
 mod session_statement;
+mod setting_functions;
 pub mod settings;
 mod sink;
 mod snapshot_files;

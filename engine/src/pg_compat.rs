@@ -102,7 +102,80 @@ impl ScalarUDFImpl for NoDescription {
 
 /// Rewrites PostgreSQL idioms DataFusion does not plan into equivalents it does.
 pub fn rewrite(statement: SqlStatement) -> SqlStatement {
-    COMPATIBILITY.rewrite(statement)
+    let mut statement = COMPATIBILITY.rewrite(statement);
+    rewrite_functions(&mut statement);
+    statement
+}
+
+/// Rewrites of expressions DataFusion cannot plan as they are: `LIKE ... ESCAPE 'c'` with
+/// an escape character other than backslash (SQLAlchemy's schema listing) and
+/// `to_regtype(name)` (psycopg's type lookup).
+fn rewrite_functions(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        match expr {
+            Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            }
+            | Expr::ILike {
+                pattern,
+                escape_char,
+                ..
+            } => {
+                if let Some(escape) = escape_char.as_ref().and_then(escape_text)
+                    && escape != "\\"
+                    && let Some(rewritten) = parse_expr(&format!(
+                        "replace(replace({pattern}, '\\', '\\\\'), '{}', '\\')",
+                        escape.replace('\'', "''")
+                    ))
+                {
+                    // The escape character becomes a backslash (existing backslashes are
+                    // escaped first); a doubled escape character is not special-cased.
+                    **pattern = rewritten;
+                    *escape_char = None;
+                }
+            }
+            Expr::Function(function)
+                if function.name.to_string().eq_ignore_ascii_case("to_regtype")
+                    || function
+                        .name
+                        .to_string()
+                        .eq_ignore_ascii_case("pg_catalog.to_regtype") =>
+            {
+                if let FunctionArguments::List(list) = &function.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(name))] =
+                        list.args.as_slice()
+                    && let Some(lookup) = parse_expr(&format!(
+                        "(SELECT max(oid) FROM pg_catalog.pg_type WHERE typname = {name})"
+                    ))
+                {
+                    // max(): one row (NULL) when the name is no type, where a plain
+                    // scalar subquery over no rows would drop the outer row.
+                    *expr = lookup;
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn escape_text(value: &Value) -> Option<String> {
+    match value {
+        Value::SingleQuotedString(text) | Value::EscapedStringLiteral(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn parse_expr(sql: &str) -> Option<Expr> {
+    datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .ok()?
+    .parse_expr()
+    .ok()
 }
 
 /// Catalog queries from clients (psql's `\d`, drivers' introspection) are parsed with the
@@ -116,6 +189,7 @@ pub fn parse_catalog_query(sql: &str) -> Option<Vec<SqlStatement>> {
     let mut statements = COMPATIBILITY.parse(sql).ok()?;
     for statement in &mut statements {
         drop_toast_options(statement);
+        rewrite_functions(statement);
     }
     let all_queries = !statements.is_empty()
         && statements

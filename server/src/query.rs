@@ -11,14 +11,14 @@ use floe_engine::arrow::datatypes::DataType;
 use floe_engine::{Described, FloeError, Output, ParamValues, Statement};
 use futures::{Sink, StreamExt};
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
+use pgwire::api::results::{DescribePortalResponse, FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::{Parse, ParseComplete};
+use pgwire::messages::extendedquery::{Describe, Parse, ParseComplete, TARGET_TYPE_BYTE_PORTAL};
 use pgwire::messages::response::TransactionStatus;
 
 use crate::Backend;
@@ -275,6 +275,33 @@ impl ExtendedQueryHandler for Backend {
         Ok(())
     }
 
+    /// Describes as the default does; a portal name that is a SQL cursor's (PostgreSQL
+    /// makes each DECLAREd cursor a portal, and psycopg's named cursors describe it)
+    /// gives the cursor's columns.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && let Some(name) = message.name.as_deref()
+            && client.portal_store().get_portal(name).is_none()
+            && let Ok(cursor) = connection_of(client)?.cursors.get(name)
+        {
+            let format = if cursor.binary {
+                Format::UnifiedBinary
+            } else {
+                Format::UnifiedText
+            };
+            let fields =
+                arrow_pg::datatypes::arrow_schema_to_pg_fields(&cursor.schema, &format, None)?;
+            return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
+        }
+        self._on_describe(client, message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -306,7 +333,10 @@ impl ExtendedQueryHandler for Backend {
             .iter()
             .map(Option::as_ref)
             .collect();
-        let parameters = arrow_pg::datatypes::df::deserialize_parameters(portal, &inferred)?;
+        let parameters = fit_parameters(
+            arrow_pg::datatypes::df::deserialize_parameters(portal, &inferred)?,
+            &inferred,
+        );
         let before = session.settings();
         connection.cancel.rearm();
         let limits = StatementLimits::new(
@@ -446,4 +476,22 @@ async fn run_cursor(
             Ok(Response::Execution(Tag::new("CLOSE CURSOR")))
         }
     }
+}
+
+/// Casts each parameter to the type the statement inferred for it where the decoder chose
+/// a sibling type (a `bytea` comes as Binary, a LargeBinary column wants LargeBinary), so
+/// the plan and its values agree.
+fn fit_parameters(parameters: ParamValues, inferred: &[Option<&DataType>]) -> ParamValues {
+    let ParamValues::List(mut values) = parameters else {
+        return parameters;
+    };
+    for (value, ty) in values.iter_mut().zip(inferred) {
+        if let Some(ty) = ty
+            && value.value.data_type() != **ty
+            && let Ok(cast) = value.value.cast_to(ty)
+        {
+            value.value = cast;
+        }
+    }
+    ParamValues::List(values)
 }

@@ -116,6 +116,8 @@ fn command_response(tag: &'static str, rows: Option<u64>) -> Response {
     match tag {
         "BEGIN" | "START TRANSACTION" => Response::TransactionStart(Tag::new(tag)),
         "COMMIT" | "ROLLBACK" => Response::TransactionEnd(Tag::new(tag)),
+        // Inside the transaction block: PostgreSQL's tag, without ending the block.
+        "ROLLBACK TO SAVEPOINT" => Response::Execution(Tag::new("ROLLBACK")),
         // PostgreSQL's INSERT tag carries an (always zero) oid before the count.
         "INSERT" => Response::Execution(
             Tag::new("INSERT")

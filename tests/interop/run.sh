@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The checks that need Python: makes (or reuses) a venv outside the clone, installs the
-# pinned packages, builds floe, then runs interop with pyiceberg and the 22 TPC-H queries
-# against DuckDB.
+# pinned packages, builds floe, then runs interop with pyiceberg, the PostgreSQL client
+# libraries (psycopg, psycopg2, asyncpg, SQLAlchemy, pandas) against `floe serve`, and the
+# 22 TPC-H queries against DuckDB.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,4 +17,5 @@ fi
 cargo build --quiet --manifest-path "$root/Cargo.toml" --bin floe
 export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
 "$venv/bin/python" "$here/pyiceberg_interop.py"
+"$venv/bin/python" "$here/postgres_clients.py"
 TPCH_SF="${TPCH_SF:-0.1}" "$venv/bin/python" "$root/tests/tpch/check_vs_duckdb.py"
