@@ -128,3 +128,30 @@ fn refuses_to_listen_off_loopback_without_users() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("--user eve"), "{stderr}");
 }
+
+#[tokio::test]
+async fn sigterm_and_sigint_stop_the_server_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let mut served = serve(&[]);
+        let (client, connection) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={} user=floe dbname=floe", served.port),
+            NoTls,
+        )
+        .await
+        .unwrap();
+        let connection = tokio::spawn(connection);
+        client
+            .batch_execute("CREATE TABLE kept (x INT); INSERT INTO kept VALUES (1)")
+            .await
+            .unwrap();
+        let status = Command::new("kill")
+            .args([signal, &served.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let end = connection.await.unwrap().unwrap_err();
+        assert_eq!(end.code().unwrap().code(), "57P01", "{signal}: {end}");
+        let exit = served.child.wait().unwrap();
+        assert!(exit.success(), "{signal}: {exit}");
+    }
+}

@@ -12,6 +12,7 @@ mod query;
 mod results;
 mod scram;
 mod secret;
+mod socket;
 mod tls;
 
 use std::sync::Arc;
@@ -99,7 +100,9 @@ impl Server {
         })
     }
 
-    /// Serves `listener` until `shutdown` resolves.
+    /// Serves `listener` until `shutdown` resolves; then stops accepting, lets every
+    /// statement that is running finish, tells each client FATAL 57P01 and returns once
+    /// all connections are closed.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -108,6 +111,8 @@ impl Server {
         let handlers = Arc::new(Handlers {
             backend: self.backend,
         });
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -122,19 +127,28 @@ impl Server {
                         }
                     };
                     let _ = socket.set_nodelay(true);
-                    let handlers = handlers.clone();
-                    let tls = self.tls.clone();
-                    tokio::spawn(async move {
-                        // A malformed message ends this connection only.
-                        let _ = pgwire::tokio::process_socket(socket, tls, handlers).await;
-                    });
+                    // A malformed message ends this connection only.
+                    connections.spawn(socket::serve_socket(
+                        socket,
+                        self.tls.clone(),
+                        handlers.clone(),
+                        stopping.clone(),
+                    ));
                 }
-                _ = &mut shutdown => {
-                    eprintln!("floe: shutting down");
-                    return Ok(());
-                }
+                // Reap connections that ended.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = &mut shutdown => break,
             }
         }
+        drop(listener);
+        eprintln!(
+            "floe: shutting down: waiting for {} connection(s) to finish their statements",
+            connections.len()
+        );
+        let _ = stop.send(true);
+        while connections.join_next().await.is_some() {}
+        eprintln!("floe: stopped");
+        Ok(())
     }
 }
 
