@@ -2,6 +2,7 @@
 //! test) it came from: parse, then either Floe's own handler or DataFusion's planner, then
 //! a result stream or a command tag.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,9 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::ParamValues;
 use datafusion::datasource::provider_as_source;
-use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::{SessionConfig, SessionContext, SessionState};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{
     DdlStatement, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, WriteOp,
@@ -50,6 +53,8 @@ pub struct Engine {
     settings: Arc<Mutex<Settings>>,
     /// Floe's own settings (`SET floe.*`), also per session.
     floe_settings: FloeSettings,
+    /// The memory each new session may use for its sorts, joins and aggregations.
+    memory_limit: Option<usize>,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -83,12 +88,20 @@ impl Engine {
             live,
             settings,
             floe_settings: FloeSettings::default(),
+            memory_limit: None,
         })
+    }
+
+    /// Caps the memory of each session made after this with [`Engine::new_session`]
+    /// (its running statement, with the cursors it holds open): past the cap an operator
+    /// that can spill to disk does, and one that cannot fails the statement with 53200.
+    pub fn set_memory_limit(&mut self, limit: Option<usize>) {
+        self.memory_limit = limit;
     }
 
     /// A new session over the same warehouse and catalog, with default settings.
     pub fn new_session(&self) -> Engine {
-        let ctx = SessionContext::new_with_state(self.ctx.state());
+        let ctx = SessionContext::new_with_state(self.session_state());
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
         let session = Engine {
@@ -97,9 +110,28 @@ impl Engine {
             live: self.live.clone(),
             settings,
             floe_settings: FloeSettings::default(),
+            memory_limit: self.memory_limit,
         };
         session.apply_settings();
         session
+    }
+
+    /// The state for a new session: this one's, with its own memory pool when there is
+    /// a limit.
+    fn session_state(&self) -> SessionState {
+        let state = self.ctx.state();
+        let Some(limit) = self.memory_limit else {
+            return state;
+        };
+        let mut runtime = state.runtime_env().as_ref().clone();
+        // Names the largest consumers when the pool runs out.
+        runtime.memory_pool = Arc::new(TrackConsumersPool::new(
+            GreedyMemoryPool::new(limit),
+            NonZeroUsize::new(3).expect("non-zero"),
+        ));
+        SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(Arc::new(runtime))
+            .build()
     }
 
     /// Sets one PostgreSQL setting, as `SET name = value` does.

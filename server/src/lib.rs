@@ -83,6 +83,8 @@ pub struct Server {
 impl Server {
     /// Checks `config` (users, TLS files) without binding anything.
     pub fn new(engine: Engine, config: &ServerConfig) -> Result<Server, String> {
+        let mut engine = engine;
+        engine.set_memory_limit(config.memory_limit);
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
             (None, None) => None,
