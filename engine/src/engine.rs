@@ -160,7 +160,8 @@ impl Engine {
 
     /// Splits a SQL text into statements without running anything.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        if let Some(queries) = pg_compat::parse_catalog_query(sql) {
+        let search_path = self.settings().get("search_path").unwrap_or_default();
+        if let Some(queries) = pg_compat::parse_catalog_query(sql, &search_path) {
             return Ok(queries
                 .into_iter()
                 .map(|q| Statement::DataFusion(Box::new(DFStatement::Statement(Box::new(q)))))

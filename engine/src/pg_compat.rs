@@ -181,8 +181,8 @@ fn parse_expr(sql: &str) -> Option<Expr> {
 /// Catalog queries from clients (psql's `\d`, drivers' introspection) are parsed with the
 /// PostgreSQL dialect and the compatibility parser, which also swaps a few known client
 /// queries for equivalents. `None` when `sql` is not such a query; the caller then parses
-/// it the ordinary way.
-pub fn parse_catalog_query(sql: &str) -> Option<Vec<SqlStatement>> {
+/// it the ordinary way. `search_path` decides which tables `pg_table_is_visible` sees.
+pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatement>> {
     if !sql.to_ascii_lowercase().contains("pg_") {
         return None;
     }
@@ -190,6 +190,7 @@ pub fn parse_catalog_query(sql: &str) -> Option<Vec<SqlStatement>> {
     for statement in &mut statements {
         drop_toast_options(statement);
         rewrite_functions(statement);
+        table_visibility(statement, search_path);
     }
     let all_queries = !statements.is_empty()
         && statements
@@ -243,4 +244,47 @@ fn is_toast_options(expr: &Expr) -> bool {
         let relation = table.relation.to_string().to_ascii_lowercase();
         relation.contains("unnest(") && relation.contains("reloptions")
     })
+}
+
+/// `pg_table_is_visible(rel.oid)` becomes "the relation's schema is on the search path
+/// (or is pg_catalog)", so that psql's `\dt` and drivers' table listings show the tables
+/// an unqualified name would find, as in PostgreSQL.
+fn table_visibility(statement: &mut SqlStatement, search_path: &str) {
+    let schemas: Vec<String> = std::iter::once("pg_catalog".to_string())
+        .chain(
+            search_path
+                .split(',')
+                .map(|s| s.trim().trim_matches('"').to_string())
+                .filter(|s| !s.is_empty() && s != "$user"),
+        )
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect();
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(function) = expr
+            && function
+                .name
+                .to_string()
+                .to_ascii_lowercase()
+                .ends_with("pg_table_is_visible")
+            && let FunctionArguments::List(list) = &function.args
+            && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(parts)))] =
+                list.args.as_slice()
+            && parts
+                .last()
+                .is_some_and(|last| last.value.eq_ignore_ascii_case("oid"))
+        {
+            let relation: Vec<String> = parts[..parts.len() - 1]
+                .iter()
+                .map(|part| part.to_string())
+                .collect();
+            if let Some(visible) = parse_expr(&format!(
+                "{}.relnamespace IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ({}))",
+                relation.join("."),
+                schemas.join(", ")
+            )) {
+                *expr = Expr::Nested(Box::new(visible));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
