@@ -104,26 +104,40 @@ async fn users_log_in_with_secrets_from_hash_password() {
     assert_eq!(err.code().unwrap().code(), "28P01");
 }
 
+/// Runs floe with `args` to its end; a run that has not ended after a minute (a server
+/// that started instead of refusing) is killed and fails the test.
+fn run_to_end(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(floe())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    panic!(
+        "floe {args:?} did not end: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn refuses_to_listen_off_loopback_without_users() {
     let warehouse = tempfile::tempdir().unwrap();
-    let output = Command::new(floe())
-        .arg("--warehouse")
-        .arg(warehouse.path())
-        .args(["serve", "--listen", "0.0.0.0:0"])
-        .output()
-        .unwrap();
+    let warehouse = warehouse.path().to_str().unwrap();
+    let output = run_to_end(&["--warehouse", warehouse, "serve", "--listen", "0.0.0.0:0"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("without authentication"), "{stderr}");
     assert!(stderr.contains("--insecure"), "{stderr}");
 
-    let bad = Command::new(floe())
-        .arg("--warehouse")
-        .arg(warehouse.path())
-        .args(["serve", "--user", "eve:hunter2"])
-        .output()
-        .unwrap();
+    let bad = run_to_end(&["--warehouse", warehouse, "serve", "--user", "eve:hunter2"]);
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("--user eve"), "{stderr}");

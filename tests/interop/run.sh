@@ -15,7 +15,8 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" --bin floe
-export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
+# A FLOE_BIN already set (a copy, when several checkouts share the target dir) wins.
+export FLOE_BIN="${FLOE_BIN:-$CARGO_TARGET_DIR/debug/floe}"
 "$venv/bin/python" "$here/pyiceberg_interop.py"
 "$venv/bin/python" "$here/postgres_clients.py"
 TPCH_SF="${TPCH_SF:-0.1}" "$venv/bin/python" "$root/tests/tpch/check_vs_duckdb.py"
