@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use floe_engine::Engine;
 use floe_engine::warehouse::DEFAULT_WAREHOUSE_DIR;
+use floe_server::ServerConfig;
 use floe_shell::{DEFAULT_MAX_ROWS, Format, Settings};
 
 #[derive(Parser)]
@@ -40,15 +41,104 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the warehouse over the PostgreSQL wire protocol.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = floe_server::DEFAULT_LISTEN)]
-        listen: String,
+    Serve(ServeArgs),
+    /// Print the stored secret for a password (read from standard input), to put in
+    /// floe.toml's [users] or pass as --user name:SECRET.
+    HashPassword {
+        /// MD5 secret (for old clients) instead of SCRAM-SHA-256; MD5 secrets include
+        /// the user name.
+        #[arg(long, value_name = "USER")]
+        md5_for_user: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:6543, or floe.toml's].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Server configuration file (floe.toml); flags override its values.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A user allowed to log in, as NAME:SECRET (from `floe hash-password`); repeatable.
+    #[arg(long = "user", value_name = "NAME:SECRET")]
+    users: Vec<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Without users, accept clients that are not on loopback too.
+    #[arg(long)]
+    insecure: bool,
+    /// Most memory one statement may use for sorts, joins and aggregations (e.g. 2GB).
+    #[arg(long, value_name = "SIZE", value_parser = floe_server::parse_size)]
+    memory_limit: Option<usize>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> Result<ServerConfig, String> {
+        let mut config = match &self.config {
+            Some(path) => ServerConfig::from_file(path)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(listen) = &self.listen {
+            config.listen = listen.clone();
+        }
+        for user in &self.users {
+            config.add_user(user)?;
+        }
+        if self.tls_cert.is_some() {
+            config.tls_cert = self.tls_cert.clone();
+            config.tls_key = self.tls_key.clone();
+        }
+        config.insecure |= self.insecure;
+        if self.memory_limit.is_some() {
+            config.memory_limit = self.memory_limit;
+        }
+        Ok(config)
+    }
+}
+
+/// Reads a password from standard input (its first line) and prints its secret.
+fn hash_password(md5_for_user: Option<String>) -> ExitCode {
+    if std::io::stdin().is_terminal() {
+        eprintln!("Password (shown as typed; pipe it in to keep it off the screen):");
+    }
+    let mut line = String::new();
+    if let Err(err) = std::io::stdin().read_line(&mut line) {
+        eprintln!("floe: cannot read the password: {err}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("floe: empty password");
+        return ExitCode::FAILURE;
+    }
+    let secret = match md5_for_user {
+        Some(user) => floe_server::md5_secret(&user, password),
+        None => floe_server::Secret::Scram(floe_server::ScramSecret::from_password(password)),
+    };
+    println!("{secret}");
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let serve_config = match &cli.subcommand {
+        Some(Command::HashPassword { md5_for_user }) => {
+            return hash_password(md5_for_user.clone());
+        }
+        Some(Command::Serve(args)) => match args.config() {
+            Ok(config) => Some(config),
+            Err(err) => {
+                eprintln!("floe serve: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,8 +160,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(Command::Serve { listen }) = cli.subcommand {
-        return match runtime.block_on(floe_server::serve(engine, &listen)) {
+    if let Some(config) = serve_config {
+        return match runtime.block_on(floe_server::serve(engine, &config)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("floe serve: {err}");

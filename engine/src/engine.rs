@@ -2,6 +2,7 @@
 //! test) it came from: parse, then either Floe's own handler or DataFusion's planner, then
 //! a result stream or a command tag.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,9 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::ParamValues;
 use datafusion::datasource::provider_as_source;
-use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::{SessionConfig, SessionContext, SessionState};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{
     DdlStatement, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, WriteOp,
@@ -34,6 +37,7 @@ use crate::output::{Output, WriteSummary};
 use crate::parser::{CopyOptions, CreateTable, Statement, parse_sql};
 use crate::pg_compat;
 use crate::session_statement::SessionStatement;
+use crate::setting_functions;
 use crate::settings::Settings;
 use crate::sink::WRITE_METRICS;
 use crate::sort_order;
@@ -48,9 +52,12 @@ pub struct Engine {
     warehouse: Warehouse,
     ctx: SessionContext,
     live: Arc<LiveCatalog>,
-    settings: Mutex<Settings>,
+    /// Shared with the session's `current_setting`/`set_config` functions.
+    settings: Arc<Mutex<Settings>>,
     /// Floe's own settings (`SET floe.*`), also per session.
     floe_settings: FloeSettings,
+    /// The memory each new session may use for its sorts, joins and aggregations.
+    memory_limit: Option<usize>,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -76,27 +83,58 @@ impl Engine {
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
         pg_compat::install(&ctx)?;
+        let settings = Arc::new(Mutex::new(Settings::default()));
+        setting_functions::install(&ctx, settings.clone());
         Ok(Self {
             warehouse,
             ctx,
             live,
-            settings: Mutex::new(Settings::default()),
+            settings,
             floe_settings: FloeSettings::default(),
+            memory_limit: None,
         })
+    }
+
+    /// Caps the memory of each session made after this with [`Engine::new_session`]
+    /// (its running statement, with the cursors it holds open): past the cap an operator
+    /// that can spill to disk does, and one that cannot fails the statement with 53200.
+    pub fn set_memory_limit(&mut self, limit: Option<usize>) {
+        self.memory_limit = limit;
     }
 
     /// A new session over the same warehouse and catalog, with default settings.
     pub fn new_session(&self) -> Engine {
-        let ctx = SessionContext::new_with_state(self.ctx.state());
+        let ctx = SessionContext::new_with_state(self.session_state());
+        let settings = Arc::new(Mutex::new(Settings::default()));
+        setting_functions::install(&ctx, settings.clone());
         let session = Engine {
             warehouse: self.warehouse.clone(),
             ctx,
             live: self.live.clone(),
-            settings: Mutex::new(Settings::default()),
+            settings,
             floe_settings: FloeSettings::default(),
+            memory_limit: self.memory_limit,
         };
         session.apply_settings();
         session
+    }
+
+    /// The state for a new session: this one's, with its own memory pool when there is
+    /// a limit.
+    fn session_state(&self) -> SessionState {
+        let state = self.ctx.state();
+        let Some(limit) = self.memory_limit else {
+            return state;
+        };
+        let mut runtime = state.runtime_env().as_ref().clone();
+        // Names the largest consumers when the pool runs out.
+        runtime.memory_pool = Arc::new(TrackConsumersPool::new(
+            GreedyMemoryPool::new(limit),
+            NonZeroUsize::new(3).expect("non-zero"),
+        ));
+        SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(Arc::new(runtime))
+            .build()
     }
 
     /// Sets one PostgreSQL setting, as `SET name = value` does.
@@ -125,7 +163,8 @@ impl Engine {
 
     /// Splits a SQL text into statements without running anything.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        if let Some(queries) = pg_compat::parse_catalog_query(sql) {
+        let search_path = self.settings().get("search_path").unwrap_or_default();
+        if let Some(queries) = pg_compat::parse_catalog_query(sql, &search_path) {
             return Ok(queries
                 .into_iter()
                 .map(|q| Statement::DataFusion(Box::new(DFStatement::Statement(Box::new(q)))))
@@ -614,17 +653,7 @@ impl Engine {
     /// Carries the settings that change how statements run into DataFusion's config.
     fn apply_settings(&self) {
         let settings = self.settings();
-        let state = self.ctx.state_ref();
-        let mut state = state.write();
-        let options = state.config_mut().options_mut();
-        if let Some(schema) = settings.default_schema() {
-            options.catalog.default_schema = schema;
-        }
-        // DataFusion's own default (no zone) already means UTC.
-        options.execution.time_zone = settings
-            .get("TimeZone")
-            .ok()
-            .filter(|zone| !zone.eq_ignore_ascii_case("UTC"));
+        setting_functions::apply(&settings, &mut self.ctx.state_ref().write());
     }
 }
 

@@ -131,6 +131,13 @@ fn classify_iceberg(err: &iceberg::Error) -> FloeError {
 /// Maps DataFusion's error into a SQLSTATE by its kind and, where DataFusion only has
 /// text, by the stable phrases of its messages.
 fn classify_datafusion(err: DataFusionError) -> FloeError {
+    // A memory pool that ran out, however deep inside stream and Arrow errors.
+    if let DataFusionError::ResourcesExhausted(text) = err.find_root() {
+        return FloeError::new(
+            sqlstate::OUT_OF_MEMORY,
+            format!("out of memory: the statement needs more than its memory limit: {text}"),
+        );
+    }
     match err {
         DataFusionError::External(inner) => match inner.downcast::<FloeError>() {
             Ok(floe) => *floe,

@@ -26,6 +26,7 @@ mod pruning;
 mod scan;
 mod scan_with_deletes;
 mod session_statement;
+mod setting_functions;
 pub mod settings;
 mod sink;
 mod snapshot_files;

@@ -102,20 +102,95 @@ impl ScalarUDFImpl for NoDescription {
 
 /// Rewrites PostgreSQL idioms DataFusion does not plan into equivalents it does.
 pub fn rewrite(statement: SqlStatement) -> SqlStatement {
-    COMPATIBILITY.rewrite(statement)
+    let mut statement = COMPATIBILITY.rewrite(statement);
+    rewrite_functions(&mut statement);
+    statement
+}
+
+/// Rewrites of expressions DataFusion cannot plan as they are: `LIKE ... ESCAPE 'c'` with
+/// an escape character other than backslash (SQLAlchemy's schema listing) and
+/// `to_regtype(name)` (psycopg's type lookup).
+fn rewrite_functions(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        match expr {
+            Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            }
+            | Expr::ILike {
+                pattern,
+                escape_char,
+                ..
+            } => {
+                if let Some(escape) = escape_char.as_ref().and_then(escape_text)
+                    && escape != "\\"
+                    && let Some(rewritten) = parse_expr(&format!(
+                        "replace(replace({pattern}, '\\', '\\\\'), '{}', '\\')",
+                        escape.replace('\'', "''")
+                    ))
+                {
+                    // The escape character becomes a backslash (existing backslashes are
+                    // escaped first); a doubled escape character is not special-cased.
+                    **pattern = rewritten;
+                    *escape_char = None;
+                }
+            }
+            Expr::Function(function)
+                if function.name.to_string().eq_ignore_ascii_case("to_regtype")
+                    || function
+                        .name
+                        .to_string()
+                        .eq_ignore_ascii_case("pg_catalog.to_regtype") =>
+            {
+                if let FunctionArguments::List(list) = &function.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(name))] =
+                        list.args.as_slice()
+                    && let Some(lookup) = parse_expr(&format!(
+                        "(SELECT max(oid) FROM pg_catalog.pg_type WHERE typname = {name})"
+                    ))
+                {
+                    // max(): one row (NULL) when the name is no type, where a plain
+                    // scalar subquery over no rows would drop the outer row.
+                    *expr = lookup;
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn escape_text(value: &Value) -> Option<String> {
+    match value {
+        Value::SingleQuotedString(text) | Value::EscapedStringLiteral(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn parse_expr(sql: &str) -> Option<Expr> {
+    datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .ok()?
+    .parse_expr()
+    .ok()
 }
 
 /// Catalog queries from clients (psql's `\d`, drivers' introspection) are parsed with the
 /// PostgreSQL dialect and the compatibility parser, which also swaps a few known client
 /// queries for equivalents. `None` when `sql` is not such a query; the caller then parses
-/// it the ordinary way.
-pub fn parse_catalog_query(sql: &str) -> Option<Vec<SqlStatement>> {
+/// it the ordinary way. `search_path` decides which tables `pg_table_is_visible` sees.
+pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatement>> {
     if !sql.to_ascii_lowercase().contains("pg_") {
         return None;
     }
     let mut statements = COMPATIBILITY.parse(sql).ok()?;
     for statement in &mut statements {
         drop_toast_options(statement);
+        rewrite_functions(statement);
+        table_visibility(statement, search_path);
     }
     let all_queries = !statements.is_empty()
         && statements
@@ -169,4 +244,47 @@ fn is_toast_options(expr: &Expr) -> bool {
         let relation = table.relation.to_string().to_ascii_lowercase();
         relation.contains("unnest(") && relation.contains("reloptions")
     })
+}
+
+/// `pg_table_is_visible(rel.oid)` becomes "the relation's schema is on the search path
+/// (or is pg_catalog)", so that psql's `\dt` and drivers' table listings show the tables
+/// an unqualified name would find, as in PostgreSQL.
+fn table_visibility(statement: &mut SqlStatement, search_path: &str) {
+    let schemas: Vec<String> = std::iter::once("pg_catalog".to_string())
+        .chain(
+            search_path
+                .split(',')
+                .map(|s| s.trim().trim_matches('"').to_string())
+                .filter(|s| !s.is_empty() && s != "$user"),
+        )
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect();
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(function) = expr
+            && function
+                .name
+                .to_string()
+                .to_ascii_lowercase()
+                .ends_with("pg_table_is_visible")
+            && let FunctionArguments::List(list) = &function.args
+            && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(parts)))] =
+                list.args.as_slice()
+            && parts
+                .last()
+                .is_some_and(|last| last.value.eq_ignore_ascii_case("oid"))
+        {
+            let relation: Vec<String> = parts[..parts.len() - 1]
+                .iter()
+                .map(|part| part.to_string())
+                .collect();
+            if let Some(visible) = parse_expr(&format!(
+                "{}.relnamespace IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN ({}))",
+                relation.join("."),
+                schemas.join(", ")
+            )) {
+                *expr = Expr::Nested(Box::new(visible));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }

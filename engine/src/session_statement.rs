@@ -22,15 +22,31 @@ use crate::settings::Settings;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionStatement {
-    Set { name: String, value: String },
-    Reset { name: String },
+    Set {
+        name: String,
+        value: String,
+    },
+    Reset {
+        name: String,
+    },
     ResetAll,
-    Show { name: String },
+    Show {
+        name: String,
+    },
     ShowAll,
-    Begin { tag: &'static str },
+    Begin {
+        tag: &'static str,
+    },
     Commit,
     Rollback,
-    Discard { tag: &'static str },
+    /// SAVEPOINT, RELEASE and ROLLBACK TO: accepted like BEGIN (autocommit mode) so that
+    /// drivers nesting transactions work; nothing is undone.
+    Savepoint {
+        tag: &'static str,
+    },
+    Discard {
+        tag: &'static str,
+    },
 }
 
 impl SessionStatement {
@@ -88,6 +104,15 @@ impl SessionStatement {
             SqlStatement::Rollback {
                 savepoint: None, ..
             } => SessionStatement::Rollback,
+            SqlStatement::Savepoint { .. } => SessionStatement::Savepoint { tag: "SAVEPOINT" },
+            SqlStatement::ReleaseSavepoint { .. } => SessionStatement::Savepoint { tag: "RELEASE" },
+            // PostgreSQL's tag is ROLLBACK; the faces tell it from the end of a transaction
+            // by this longer tag.
+            SqlStatement::Rollback {
+                savepoint: Some(_), ..
+            } => SessionStatement::Savepoint {
+                tag: "ROLLBACK TO SAVEPOINT",
+            },
             SqlStatement::Discard { object_type } => SessionStatement::Discard {
                 tag: match object_type {
                     DiscardObject::ALL => "DISCARD ALL",
@@ -151,6 +176,7 @@ impl SessionStatement {
             SessionStatement::Begin { tag } => Ok(Output::command(tag)),
             SessionStatement::Commit => Ok(Output::command("COMMIT")),
             SessionStatement::Rollback => Ok(Output::command("ROLLBACK")),
+            SessionStatement::Savepoint { tag } => Ok(Output::command(tag)),
             SessionStatement::Discard { tag } => {
                 if tag == "DISCARD ALL" {
                     settings.reset_all();
@@ -290,6 +316,17 @@ mod tests {
             Some(SessionStatement::Begin { tag: "BEGIN" })
         );
         assert_eq!(recognise("ROLLBACK"), Some(SessionStatement::Rollback));
+        for (sql, tag) in [
+            ("SAVEPOINT a", "SAVEPOINT"),
+            ("RELEASE SAVEPOINT a", "RELEASE"),
+            ("ROLLBACK TO SAVEPOINT a", "ROLLBACK TO SAVEPOINT"),
+        ] {
+            assert_eq!(
+                recognise(sql),
+                Some(SessionStatement::Savepoint { tag }),
+                "{sql}"
+            );
+        }
         assert_eq!(
             recognise("RESET TimeZone"),
             Some(SessionStatement::Reset {

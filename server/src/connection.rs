@@ -1,5 +1,5 @@
 //! One client connection: its engine session, its cancel switch, and the startup
-//! handshake that creates them (no authentication: see the README's server section).
+//! handshake that creates them once the client has logged in (see `auth`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
@@ -14,21 +14,24 @@ use pgwire::api::auth::{
     save_startup_parameters_to_metadata,
 };
 use pgwire::api::{
-    ClientInfo, METADATA_APPLICATION_NAME, METADATA_USER, PidSecretKeyGenerator,
-    RandomPidSecretKeyGenerator,
+    ClientInfo, METADATA_APPLICATION_NAME, METADATA_USER, PgWireConnectionState,
+    PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::Backend;
+use crate::auth::{Answer, Challenge, LoginInProgress};
 use crate::control::{CancelSwitch, Registration};
+use crate::cursor::Cursors;
 use crate::results::user_error;
 
 /// What the server keeps per connection, in the client's session extensions.
 pub struct Connection {
     pub session: Engine,
     pub cancel: Arc<CancelSwitch>,
+    pub cursors: Cursors,
     /// Names of the prepared statements the client made, for DEALLOCATE ALL.
     statements: Mutex<BTreeSet<String>>,
     _registration: Registration,
@@ -167,11 +170,75 @@ impl StartupHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(startup) = message else {
-            return Ok(());
-        };
-        protocol_negotiation(client, &startup).await?;
-        save_startup_parameters_to_metadata(client, &startup);
+        match message {
+            PgWireFrontendMessage::Startup(startup) => {
+                protocol_negotiation(client, &startup).await?;
+                save_startup_parameters_to_metadata(client, &startup);
+                let user = client
+                    .metadata()
+                    .get(METADATA_USER)
+                    .cloned()
+                    .unwrap_or_default();
+                match self.access.challenge(&user, client.socket_addr())? {
+                    Challenge::None => self.open_session(client).await,
+                    Challenge::Ask(request, pending) => {
+                        client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                        client
+                            .session_extensions()
+                            .insert(LoginInProgress(Mutex::new(Some(*pending))));
+                        client
+                            .send(PgWireBackendMessage::Authentication(request))
+                            .await?;
+                        Ok(())
+                    }
+                }
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(answer) => {
+                let pending = client
+                    .session_extensions()
+                    .get::<LoginInProgress>()
+                    .and_then(|login| login.0.lock().expect("login lock").take())
+                    .ok_or_else(|| {
+                        PgWireError::UserError(Box::new(ErrorInfo::new(
+                            "FATAL".to_string(),
+                            "08P01".to_string(),
+                            "unexpected password message".to_string(),
+                        )))
+                    })?;
+                match pending.answer(answer)? {
+                    Answer::Continue(request, next) => {
+                        if let Some(login) = client.session_extensions().get::<LoginInProgress>() {
+                            *login.0.lock().expect("login lock") = Some(next);
+                        }
+                        client
+                            .send(PgWireBackendMessage::Authentication(request))
+                            .await?;
+                        Ok(())
+                    }
+                    Answer::Accepted(last) => {
+                        if let Some(last) = last {
+                            client
+                                .feed(PgWireBackendMessage::Authentication(last))
+                                .await?;
+                        }
+                        self.open_session(client).await
+                    }
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Backend {
+    /// Gives a client that is in its session, cancel key and settings, and tells it the
+    /// server is ready.
+    async fn open_session<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
         let (pid, secret) = self.pids.generate(client);
         client.set_pid_and_secret_key(pid, secret.clone());
 
@@ -185,6 +252,7 @@ impl StartupHandler for Backend {
         client.session_extensions().insert(Connection {
             session,
             cancel,
+            cursors: Cursors::default(),
             statements: Mutex::default(),
             _registration: registration,
         });

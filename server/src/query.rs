@@ -8,23 +8,27 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use floe_engine::arrow::datatypes::DataType;
-use floe_engine::{Described, Statement};
-use futures::{Sink, SinkExt};
+use floe_engine::{Described, FloeError, Output, ParamValues, Statement};
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
+use pgwire::api::results::{DescribePortalResponse, FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::{Parse, ParseComplete};
+use pgwire::messages::extendedquery::{Describe, Parse, ParseComplete, TARGET_TYPE_BYTE_PORTAL};
+use pgwire::messages::response::TransactionStatus;
 
 use crate::Backend;
 use crate::connection::{Connection, connection_of, report_changes};
 use crate::control::StatementLimits;
 use crate::copy::{begin_copy_in, copy_out};
-use crate::results::{error_info, respond, to_pg_error, user_error, write_notice};
+use crate::cursor::{Cursor, CursorStatement};
+use crate::results::{
+    error_info, respond, respond_rows, to_pg_error, user_error, write_notice,
+};
 
 /// Prepared statements the protocol layer keeps, which a statement drops.
 enum Forget {
@@ -135,11 +139,25 @@ impl SimpleQueryHandler for Backend {
                 connection.cancel.clone(),
                 session.settings().statement_timeout(),
             );
+            if let Some(cursor_statement) = CursorStatement::recognise(&statement) {
+                let in_block = client.transaction_status() != TransactionStatus::Idle;
+                match run_cursor(&connection, cursor_statement, None, in_block, None, limits).await
+                {
+                    Ok(response) => responses.push(response),
+                    Err(PgWireError::UserError(err)) => {
+                        responses.push(Response::Error(err));
+                        break;
+                    }
+                    Err(err) => return Err(err),
+                }
+                continue;
+            }
             match limits.run(session.execute(statement)).await {
                 Ok(output) => {
                     if let Some(what) = &forgetting {
                         let _ = forget(client, &connection, what);
                     }
+                    close_cursors_after(&connection, &output);
                     if let Some(notice) = write_notice(&output) {
                         client.feed(notice).await?;
                     }
@@ -224,7 +242,14 @@ impl QueryParser for Parser {
             }),
             1 => {
                 let statement = statements.remove(0);
-                let described = session.describe(&statement).await.map_err(to_pg_error)?;
+                let described = match CursorStatement::recognise(&statement) {
+                    Some(cursor_statement) => {
+                        describe_cursor(&connection, cursor_statement.map_err(to_pg_error)?)
+                            .await
+                            .map_err(to_pg_error)?
+                    }
+                    None => session.describe(&statement).await.map_err(to_pg_error)?,
+                };
                 Ok(Prepared {
                     statement: Some(statement),
                     described,
@@ -296,6 +321,33 @@ impl ExtendedQueryHandler for Backend {
         Ok(())
     }
 
+    /// Describes as the default does; a portal name that is a SQL cursor's (PostgreSQL
+    /// makes each DECLAREd cursor a portal, and psycopg's named cursors describe it)
+    /// gives the cursor's columns.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && let Some(name) = message.name.as_deref()
+            && client.portal_store().get_portal(name).is_none()
+            && let Ok(cursor) = connection_of(client)?.cursors.get(name)
+        {
+            let format = if cursor.binary {
+                Format::UnifiedBinary
+            } else {
+                Format::UnifiedText
+            };
+            let fields =
+                arrow_pg::datatypes::arrow_schema_to_pg_fields(&cursor.schema, &format, None)?;
+            return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
+        }
+        self._on_describe(client, message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -330,13 +382,29 @@ impl ExtendedQueryHandler for Backend {
             .iter()
             .map(Option::as_ref)
             .collect();
-        let parameters = arrow_pg::datatypes::df::deserialize_parameters(portal, &inferred)?;
+        let parameters = fit_parameters(
+            arrow_pg::datatypes::df::deserialize_parameters(portal, &inferred)?,
+            &inferred,
+        );
         let before = session.settings();
         connection.cancel.rearm();
         let limits = StatementLimits::new(
             connection.cancel.clone(),
             session.settings().statement_timeout(),
         );
+        if let Some(cursor_statement) = CursorStatement::recognise(&statement) {
+            let in_block = client.transaction_status() != TransactionStatus::Idle;
+            let parameters = (portal.parameter_len() > 0).then_some(parameters);
+            return run_cursor(
+                &connection,
+                cursor_statement,
+                parameters,
+                in_block,
+                Some(&portal.result_column_format),
+                limits,
+            )
+            .await;
+        }
         let work = async {
             if portal.parameter_len() == 0 {
                 session.execute(statement).await
@@ -348,10 +416,134 @@ impl ExtendedQueryHandler for Backend {
         if let Some(what) = &forgetting {
             let _ = forget(client, &connection, what);
         }
+        close_cursors_after(&connection, &output);
         report_changes(client, &before, &session.settings()).await?;
         if let Some(notice) = write_notice(&output) {
             client.feed(notice).await?;
         }
         respond(output, &portal.result_column_format, limits)
     }
+}
+
+/// Closes the cursors a statement ends: those of a transaction block at COMMIT or
+/// ROLLBACK (unless declared WITH HOLD), all of them at DISCARD ALL.
+fn close_cursors_after(connection: &Connection, output: &Output) {
+    match output {
+        Output::Command {
+            tag: "COMMIT" | "ROLLBACK",
+            ..
+        } => connection.cursors.end_transaction(),
+        Output::Command {
+            tag: "DISCARD ALL", ..
+        } => {
+            let _ = connection.cursors.close(None);
+        }
+        _ => {}
+    }
+}
+
+/// What a cursor statement takes and returns: DECLARE takes its query's parameters,
+/// FETCH returns its cursor's columns.
+async fn describe_cursor(
+    connection: &Connection,
+    statement: CursorStatement,
+) -> Result<Described, FloeError> {
+    Ok(match statement {
+        CursorStatement::Declare { query, .. } => Described {
+            parameter_types: connection.session.describe(&query).await?.parameter_types,
+            schema: None,
+        },
+        CursorStatement::Fetch { name, .. } => Described {
+            parameter_types: vec![],
+            schema: Some(connection.cursors.get(&name)?.schema.clone()),
+        },
+        CursorStatement::Close(_) => Described {
+            parameter_types: vec![],
+            schema: None,
+        },
+    })
+}
+
+/// Runs a cursor statement on the connection's cursors. `in_block`: the client is inside
+/// BEGIN; `format`: the result formats the client asked for (extended protocol), else
+/// the cursor's own (BINARY or text).
+async fn run_cursor(
+    connection: &Connection,
+    statement: Result<CursorStatement, FloeError>,
+    parameters: Option<ParamValues>,
+    in_block: bool,
+    format: Option<&Format>,
+    limits: StatementLimits,
+) -> PgWireResult<Response> {
+    match statement.map_err(to_pg_error)? {
+        CursorStatement::Declare {
+            name,
+            binary,
+            hold,
+            query,
+        } => {
+            connection.cursors.check_free(&name).map_err(to_pg_error)?;
+            let session = &connection.session;
+            let work = async {
+                match parameters {
+                    Some(parameters) => session.execute_with_parameters(query, parameters).await,
+                    None => session.execute(query).await,
+                }
+            };
+            let Output::Rows(batches) = limits.run(work).await.map_err(to_pg_error)? else {
+                return Err(to_pg_error(FloeError::new(
+                    "42601",
+                    "DECLARE CURSOR needs a query that returns rows",
+                )));
+            };
+            let schema = batches.schema();
+            let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
+            // Outside a transaction block there is no block to end it: it is held.
+            let cursor = Cursor::new(schema, binary, hold || !in_block, batches);
+            connection
+                .cursors
+                .declare(&name, cursor)
+                .map_err(to_pg_error)?;
+            Ok(Response::Execution(Tag::new("DECLARE CURSOR")))
+        }
+        CursorStatement::Fetch { name, count } => {
+            let cursor = connection.cursors.get(&name).map_err(to_pg_error)?;
+            let format = match format {
+                Some(format) => format.clone(),
+                None if cursor.binary => Format::UnifiedBinary,
+                None => Format::UnifiedText,
+            };
+            let schema = cursor.schema.clone();
+            let mut response = respond_rows(&schema, cursor.fetch(count), &format, limits)?;
+            if let Response::Query(rows) = &mut response {
+                rows.set_command_tag("FETCH");
+            }
+            Ok(response)
+        }
+        CursorStatement::Close(name) => {
+            connection
+                .cursors
+                .close(name.as_deref())
+                .map_err(to_pg_error)?;
+            Ok(Response::Execution(Tag::new("CLOSE CURSOR")))
+        }
+    }
+}
+
+/// Casts each parameter to the type the statement inferred for it where the decoder chose
+/// a sibling type (a `bytea` comes as Binary, a LargeBinary column wants LargeBinary), so
+/// the plan and its values agree.
+fn fit_parameters(parameters: ParamValues, inferred: &[Option<&DataType>]) -> ParamValues {
+    let ParamValues::List(mut values) = parameters else {
+        return parameters;
+    };
+    for (value, ty) in values.iter_mut().zip(inferred) {
+        if let Some(ty) = ty
+            && value.value.data_type() != **ty
+            && let Ok(cast) = value.value.cast_to(ty)
+        {
+            value.value = cast;
+        }
+    }
+    ParamValues::List(values)
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use floe_engine::arrow::array::RecordBatch;
 use floe_engine::arrow::compute::cast;
-use floe_engine::arrow::datatypes::{DataType, Field, Schema};
+use floe_engine::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use floe_engine::{FloeError, Output};
+use futures::stream::BoxStream;
 use futures::{StreamExt, stream};
 use pgwire::api::portal::Format;
 use pgwire::api::results::FieldInfo;
@@ -55,22 +56,31 @@ pub fn respond(output: Output, format: &Format, limits: StatementLimits) -> PgWi
     match output {
         Output::Command { tag, rows, .. } => Ok(command_response(tag, rows)),
         Output::Rows(batches) => {
-            let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                &batches.schema(),
-                format,
-                None,
-            )?);
+            let schema = batches.schema();
             let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
-            let row_fields = fields.clone();
-            let rows = limits.guard(batches).flat_map(move |batch| {
-                stream::iter(match batch.and_then(encodable) {
-                    Ok(batch) => encode_rows(row_fields.clone(), batch),
-                    Err(err) => vec![Err(to_pg_error(err))],
-                })
-            });
-            Ok(Response::Query(QueryResponse::new(fields, rows)))
+            respond_rows(&schema, batches, format, limits)
         }
     }
+}
+
+/// The response for rows with `schema`, encoded as they come from `batches`.
+pub fn respond_rows(
+    schema: &SchemaRef,
+    batches: BoxStream<'static, Result<RecordBatch, FloeError>>,
+    format: &Format,
+    limits: StatementLimits,
+) -> PgWireResult<Response> {
+    let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
+        schema, format, None,
+    )?);
+    let row_fields = fields.clone();
+    let rows = limits.guard(batches).flat_map(move |batch| {
+        stream::iter(match batch.and_then(encodable) {
+            Ok(batch) => encode_rows(row_fields.clone(), batch),
+            Err(err) => vec![Err(to_pg_error(err))],
+        })
+    });
+    Ok(Response::Query(QueryResponse::new(fields, rows)))
 }
 
 /// The rows of `batch`, up to the first value that cannot be encoded (whose error ends
@@ -125,6 +135,8 @@ fn command_response(tag: &'static str, rows: Option<u64>) -> Response {
     match tag {
         "BEGIN" | "START TRANSACTION" => Response::TransactionStart(Tag::new(tag)),
         "COMMIT" | "ROLLBACK" => Response::TransactionEnd(Tag::new(tag)),
+        // Inside the transaction block: PostgreSQL's tag, without ending the block.
+        "ROLLBACK TO SAVEPOINT" => Response::Execution(Tag::new("ROLLBACK")),
         // PostgreSQL's INSERT tag carries an (always zero) oid before the count.
         "INSERT" => Response::Execution(
             Tag::new("INSERT")

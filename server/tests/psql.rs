@@ -57,10 +57,10 @@ async fn meta_commands_describe_iceberg_tables() {
         run("\\dn").await.unwrap(),
         "  List of schemas\n  Name  |  Owner   \n--------+----------\n public | postgres\n sales  | postgres\n(2 rows)\n\n"
     );
-    // pg_table_is_visible is true for every table, so \dt lists all schemas' tables.
+    // \dt lists the tables on the search path, as in PostgreSQL.
     assert_eq!(
         run("\\dt").await.unwrap(),
-        "         List of relations\n Schema |  Name  | Type  |  Owner   \n--------+--------+-------+----------\n public | t      | table | postgres\n sales  | orders | table | postgres\n(2 rows)\n\n"
+        "        List of relations\n Schema | Name | Type  |  Owner   \n--------+------+-------+----------\n public | t    | table | postgres\n(1 row)\n\n"
     );
     assert_eq!(
         run("\\dt sales.*").await.unwrap(),

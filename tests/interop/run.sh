@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The checks that need Python: makes (or reuses) a venv outside the clone, installs the
-# pinned packages, builds floe, then runs interop with pyiceberg and the 22 TPC-H queries
-# against DuckDB.
+# pinned packages, builds floe, then runs interop with pyiceberg, the PostgreSQL client
+# libraries (psycopg, psycopg2, asyncpg, SQLAlchemy, pandas) against `floe serve`, and the
+# 22 TPC-H queries against DuckDB.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -14,7 +15,8 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" --bin floe
-export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
+# A FLOE_BIN already set (a copy, when several checkouts share the target dir) wins.
+export FLOE_BIN="${FLOE_BIN:-$CARGO_TARGET_DIR/debug/floe}"
 # A table with row-level deletes committed by Floe's commit path, for pyiceberg to read.
 FLOE_DELETES_FIXTURE="$(mktemp -d)"
 export FLOE_DELETES_FIXTURE
@@ -22,4 +24,5 @@ trap 'rm -rf "$FLOE_DELETES_FIXTURE"' EXIT
 cargo test --quiet --manifest-path "$root/Cargo.toml" -p floe-engine --lib -- \
   --ignored --exact scan_with_deletes::tests::position_deletes_fixture_for_pyiceberg
 "$venv/bin/python" "$here/pyiceberg_interop.py"
+"$venv/bin/python" "$here/postgres_clients.py"
 TPCH_SF="${TPCH_SF:-0.1}" "$venv/bin/python" "$root/tests/tpch/check_vs_duckdb.py"

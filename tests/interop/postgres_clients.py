@@ -1,0 +1,161 @@
+"""Python PostgreSQL clients against `floe serve`: psycopg 3 (parameters in text and
+binary, a named server-side cursor), psycopg2, asyncpg (every scalar column type,
+prepared-statement type introspection, a cursor), SQLAlchemy (inspector table
+listing, parameters) and pandas.read_sql.
+
+Run by tests/interop/run.sh; FLOE_BIN names the floe binary.
+"""
+
+import asyncio
+import datetime
+import decimal
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import asyncpg
+import pandas
+import psycopg
+import psycopg2
+import sqlalchemy
+
+FLOE = os.environ.get("FLOE_BIN", "floe")
+
+ROW = (
+    True,
+    1,
+    2**40,
+    3,
+    1.5,
+    2.25,
+    decimal.Decimal("12.34"),
+    "varchar é",
+    datetime.date(2024, 1, 2),
+    datetime.datetime(2024, 1, 2, 3, 4, 5, 678000),
+    datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+    datetime.time(1, 2, 3),
+    b"\x00\x01\xff",
+)
+COLUMNS = "b, i, bi, s, r, d, n, v, dt, ts, tstz, tm, by"
+
+
+def start_server(warehouse):
+    server = subprocess.Popen(
+        [FLOE, "--warehouse", warehouse, "serve", "--listen", "127.0.0.1:0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = server.stderr.readline()
+    match = re.search(r"postgresql://127\.0\.0\.1:(\d+)", line)
+    if not match:
+        server.kill()
+        sys.exit(f"floe serve did not start: {line!r}")
+    return server, int(match.group(1))
+
+
+def check_psycopg(port):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=floe dbname=floe", autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE all_types (b BOOLEAN, i INT, bi BIGINT, s SMALLINT, r REAL, "
+            "d DOUBLE, n DECIMAL(10, 2), v VARCHAR, dt DATE, ts TIMESTAMP, tstz TIMESTAMPTZ, "
+            "tm TIME, by BYTEA)"
+        )
+        placeholders = ", ".join(["%s"] * len(ROW))
+        conn.execute(f"INSERT INTO all_types ({COLUMNS}) VALUES ({placeholders})", ROW)
+        conn.execute(
+            f"INSERT INTO all_types ({COLUMNS}) VALUES ({placeholders})",
+            (None,) * len(ROW),
+        )
+        for binary in (False, True):
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM all_types WHERE i = %s", (1,), binary=binary
+            ).fetchall()
+            assert rows == [ROW], (binary, rows)
+        nulls = conn.execute(f"SELECT {COLUMNS} FROM all_types WHERE i IS NULL").fetchone()
+        assert nulls == (None,) * len(ROW), nulls
+
+        conn.execute("CREATE TABLE numbers AS SELECT value AS n FROM generate_series(1, 1000)")
+    # A named cursor is DECLARE/FETCH inside a transaction, read a few rows at a time.
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=floe dbname=floe") as conn:
+        with conn.cursor(name="numbers_cursor") as cursor:
+            cursor.itersize = 64
+            cursor.execute("SELECT n FROM numbers WHERE n > %s ORDER BY n", (10,))
+            assert cursor.fetchone() == (11,)
+            assert cursor.fetchmany(3) == [(12,), (13,), (14,)]
+            rest = [n for (n,) in cursor]
+            assert rest == list(range(15, 1001)), rest[:5]
+        conn.commit()
+    print("psycopg: ok")
+
+
+def check_psycopg2(port):
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="floe", dbname="floe")
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT {COLUMNS} FROM all_types WHERE v = %s", ("varchar é",))
+        (row,) = cursor.fetchall()
+        # psycopg2 reads bytea as memoryview.
+        assert row[:12] == ROW[:12] and bytes(row[12]) == ROW[12], row
+    with conn.cursor("named") as cursor:
+        cursor.execute("SELECT n FROM numbers ORDER BY n")
+        assert cursor.fetchmany(2) == [(1,), (2,)]
+    conn.rollback()
+    conn.close()
+    print("psycopg2: ok")
+
+
+async def check_asyncpg(port):
+    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="floe", database="floe")
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM all_types WHERE bi = $1", 2**40)
+    assert tuple(row.values()) == ROW, row
+    statement = await conn.prepare(f"SELECT {COLUMNS} FROM all_types WHERE s = $1")
+    types = [(a.name, a.type.name) for a in statement.get_attributes()]
+    # Iceberg has no 16-bit integer: a SMALLINT column is an int.
+    assert types == [
+        ("b", "bool"), ("i", "int4"), ("bi", "int8"), ("s", "int4"), ("r", "float4"),
+        ("d", "float8"), ("n", "numeric"), ("v", "text"), ("dt", "date"),
+        ("ts", "timestamp"), ("tstz", "timestamptz"), ("tm", "time"), ("by", "bytea"),
+    ], types
+    assert [t.name for t in statement.get_parameters()] == ["int4"]
+    assert tuple((await statement.fetchrow(3)).values()) == ROW
+    async with conn.transaction():
+        cursor = await conn.cursor("SELECT n FROM numbers ORDER BY n")
+        assert [r["n"] for r in await cursor.fetch(3)] == [1, 2, 3]
+    await conn.close()
+    print("asyncpg: ok")
+
+
+def check_sqlalchemy(port):
+    for driver in ("psycopg", "psycopg2"):
+        engine = sqlalchemy.create_engine(f"postgresql+{driver}://floe@127.0.0.1:{port}/floe")
+        inspector = sqlalchemy.inspect(engine)
+        assert "public" in inspector.get_schema_names()
+        assert sorted(inspector.get_table_names()) == ["all_types", "numbers"]
+        with engine.connect() as conn:
+            found = conn.execute(
+                sqlalchemy.text("SELECT n FROM numbers WHERE n BETWEEN :lo AND :hi ORDER BY n"),
+                {"lo": 5, "hi": 7},
+            ).scalars().all()
+            assert found == [5, 6, 7], found
+            frame = pandas.read_sql("SELECT n, n * 2 AS twice FROM numbers ORDER BY n", conn)
+            assert len(frame) == 1000 and frame["twice"].sum() == 1001000, frame
+        engine.dispose()
+    print("sqlalchemy + pandas: ok")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as warehouse:
+        server, port = start_server(warehouse)
+        try:
+            check_psycopg(port)
+            check_psycopg2(port)
+            asyncio.run(check_asyncpg(port))
+            check_sqlalchemy(port)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
