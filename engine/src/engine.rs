@@ -33,6 +33,7 @@ use crate::optimize::OptimizeRequest;
 use crate::output::{Output, WriteSummary};
 use crate::parser::{CopyOptions, CreateTable, Statement, parse_sql};
 use crate::pg_compat;
+use crate::progress::{self, WriteProgress};
 use crate::session_statement::SessionStatement;
 use crate::settings::Settings;
 use crate::sink::WRITE_METRICS;
@@ -51,6 +52,8 @@ pub struct Engine {
     settings: Mutex<Settings>,
     /// Floe's own settings (`SET floe.*`), also per session.
     floe_settings: FloeSettings,
+    /// What the running statement has written so far.
+    progress: Arc<WriteProgress>,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -82,6 +85,7 @@ impl Engine {
             live,
             settings: Mutex::new(Settings::default()),
             floe_settings: FloeSettings::default(),
+            progress: Arc::default(),
         })
     }
 
@@ -94,6 +98,7 @@ impl Engine {
             live: self.live.clone(),
             settings: Mutex::new(Settings::default()),
             floe_settings: FloeSettings::default(),
+            progress: Arc::default(),
         };
         session.apply_settings();
         session
@@ -218,6 +223,16 @@ impl Engine {
 
     /// Runs one statement. A result set comes back as a stream that the caller drains.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
+        progress::track(self.progress.clone(), self.run_statement(statement)).await
+    }
+
+    /// The rows and bytes the statement running in this session has written so far
+    /// (INSERT, COPY FROM, CREATE TABLE AS, OPTIMIZE), for a face to show while it runs.
+    pub fn write_progress(&self) -> Arc<WriteProgress> {
+        self.progress.clone()
+    }
+
+    async fn run_statement(&self, statement: Statement) -> Result<Output> {
         let catalog = self.warehouse.catalog.as_ref();
         match statement {
             Statement::CreateSchema {
