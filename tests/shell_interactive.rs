@@ -1,6 +1,7 @@
 //! The interactive shell driven through a pseudo-terminal, as a person uses it: multi-line
 //! entry, history recall, Tab completion of a table and a column, `\d`, `\timing`, Ctrl-C
-//! during a long query, Ctrl-C on a half-typed line, and Ctrl-D to leave.
+//! during a long query, progress of a long write, Ctrl-C on a half-typed line, and Ctrl-D
+//! to leave.
 
 use std::process::Command;
 
@@ -92,6 +93,26 @@ fn a_session_at_the_prompt() {
     prompt(&mut shell);
     shell.send_line("SELECT 5 AS five;").unwrap();
     shell.exp_string("five").unwrap();
+    shell.exp_string("(1 row)").unwrap();
+    prompt(&mut shell);
+
+    // A long write shows the rows and bytes written so far; Ctrl-C cancels it and the
+    // table is left as it was.
+    shell
+        .send_line("INSERT INTO people SELECT value, 'x', 0.0 FROM range(3, 100000000000000);")
+        .unwrap();
+    shell
+        .exp_regex(r"\d[\d,]* rows, [\d.]+ (bytes|KiB|MiB|GiB) written")
+        .unwrap();
+    shell.send_control('c').unwrap();
+    shell
+        .exp_string("canceling statement due to user request (SQLSTATE 57014)")
+        .unwrap();
+    prompt(&mut shell);
+    shell
+        .send_line("SELECT count(*) AS people FROM people;")
+        .unwrap();
+    shell.exp_regex(r"people\s+-+\s+2\s").unwrap();
     shell.exp_string("(1 row)").unwrap();
     prompt(&mut shell);
 

@@ -56,4 +56,5 @@ pub use error::{FloeError, Result};
 pub use output::Output;
 pub use parser::Statement;
 pub use progress::{WriteProgress, WrittenSoFar};
+pub use table_writer::human_bytes;
 pub use warehouse::Warehouse;

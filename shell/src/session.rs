@@ -153,7 +153,10 @@ impl<'a> Session<'a> {
     /// Parses `sql` and runs its statements down the engine's statement path.
     async fn execute_sql(&mut self, sql: &str) -> Result<(), FloeError> {
         for statement in self.engine.parse(sql)? {
-            let mut progress = Progress::start(self.interactive && std::io::stderr().is_terminal());
+            let mut progress = Progress::start(
+                self.interactive && std::io::stderr().is_terminal(),
+                self.engine.write_progress(),
+            );
             let output = self.engine.execute(statement).await;
             let output = output.inspect_err(|_| progress.clear())?;
             self.print(output, &mut || progress.clear()).await?;
