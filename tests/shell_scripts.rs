@@ -160,7 +160,10 @@ fn scripts_stop_at_the_first_error_unless_told_to_go_on() {
     let run = floe(wh, &["-c", script], None);
     assert_eq!(run.code, 1);
     assert_eq!(run.stdout, " a\n---\n 1\n(1 row)\n");
-    assert_eq!(run.stderr, "ERROR: No field named nope. (SQLSTATE 42703)\n");
+    assert_eq!(
+        run.stderr,
+        "ERROR: No field named nope. (SQLSTATE 42703)\nLINE 1: SELECT nope;\n               ^\n"
+    );
 
     let run = floe(wh, &["--continue-on-error", "-c", script], None);
     assert_eq!(run.code, 1);
@@ -183,6 +186,32 @@ fn scripts_stop_at_the_first_error_unless_told_to_go_on() {
         run.stderr,
         "ERROR: invalid command \\dx. Did you mean \\dn or \\dt or \\d? Try \\? for help. \
          (SQLSTATE 42601)\n"
+    );
+}
+
+#[test]
+fn planning_errors_point_at_the_name_at_fault() {
+    let dir = people();
+    let wh = dir.path();
+    let run = floe(wh, &["-c", "SELECT id,\n       nope FROM people;"], None);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "ERROR: No field named nope. Valid fields are people.id, people.name, people.score. \
+         (SQLSTATE 42703)\nLINE 2:        nope FROM people;\n               ^\n"
+    );
+
+    let run = floe(
+        wh,
+        &["-c", "SELECT * FROM people JOIN missing ON true"],
+        None,
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "ERROR: table 'floe.public.missing' not found (SQLSTATE 42P01)\n\
+         LINE 1: SELECT * FROM people JOIN missing ON true\n\
+         \x20                                 ^\n"
     );
 }
 
