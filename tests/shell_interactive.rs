@@ -7,6 +7,11 @@ use std::process::Command;
 
 use rexpect::session::{PtySession, spawn_command};
 
+/// The binary under test; `FLOE_BIN` overrides it (the target dir may be shared).
+fn floe_bin() -> String {
+    std::env::var("FLOE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_floe").to_string())
+}
+
 const UP_ARROW: &str = "\x1b[A";
 
 fn prompt(shell: &mut PtySession) {
@@ -17,7 +22,7 @@ fn prompt(shell: &mut PtySession) {
 fn a_session_at_the_prompt() {
     let home = tempfile::tempdir().unwrap();
     let warehouse = home.path().join("wh");
-    let setup = Command::new(env!("CARGO_BIN_EXE_floe"))
+    let setup = Command::new(floe_bin())
         .arg("--warehouse")
         .arg(&warehouse)
         .args([
@@ -29,7 +34,7 @@ fn a_session_at_the_prompt() {
         .unwrap();
     assert!(setup.status.success(), "{setup:?}");
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_floe"));
+    let mut command = Command::new(floe_bin());
     command
         .arg("--warehouse")
         .arg(&warehouse)

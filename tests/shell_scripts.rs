@@ -5,6 +5,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// The binary under test; `FLOE_BIN` overrides it (the target dir may be shared).
+fn floe_bin() -> String {
+    std::env::var("FLOE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_floe").to_string())
+}
+
 struct Run {
     code: i32,
     stdout: String,
@@ -12,7 +17,7 @@ struct Run {
 }
 
 fn floe(warehouse: &Path, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_floe"))
+    let mut child = Command::new(floe_bin())
         .arg("--warehouse")
         .arg(warehouse)
         .args(args)
