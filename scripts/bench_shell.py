@@ -29,11 +29,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path.home() / ".cache" / "floe" / "bench-venv"
+# What an xterm answers to the queries DuckDB's line editor sends before its prompt.
 TERMINAL_ANSWERS = {
-    b"\x1b[6n": b"\x1b[1;1R",  # cursor position
-    b"\x1b[c": b"\x1b[?1;2c",  # device attributes
-    b"\x1b]11;?": b"\x1b]11;rgb:0000/0000/0000\x07",  # background colour
+    b"\x1b[c": b"\x1b[?62;22c",  # device attributes
+    b"\x1b]11;?": b"\x1b]11;rgb:0000/0000/0000\x1b\\",  # background colour
 }
+CURSOR_QUERY = b"\x1b[6n"
+# The editor learns the width by asking where the cursor is, moving it to the far corner
+# and asking again: answer home, then the corner of an 80x24 terminal, and so on.
+CURSOR_ANSWERS = (b"\x1b[1;1R", b"\x1b[24;80R")
 
 
 def floe_binary(given):
@@ -58,33 +62,49 @@ def duckdb_binary(given):
     return str(found[0])
 
 
+class Terminal:
+    """Answers the queries a real terminal would (DuckDB's line editor waits for them)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.cursor_queries = 0
+
+    def read(self):
+        chunk = os.read(self.fd, 4096)
+        for query, answer in TERMINAL_ANSWERS.items():
+            if query in chunk:
+                os.write(self.fd, answer)
+        for _ in range(chunk.count(CURSOR_QUERY)):
+            os.write(self.fd, CURSOR_ANSWERS[self.cursor_queries % 2])
+            self.cursor_queries += 1
+        return chunk
+
+
 def time_to_prompt(argv, prompt, env):
     """Seconds from spawning `argv` on a pty until `prompt` appears in its output."""
     pid, fd = pty.fork()
     if pid == 0:
         os.execvpe(argv[0], argv, env)
     started = time.perf_counter()
+    terminal = Terminal(fd)
     seen = b""
     try:
         while prompt not in seen:
             ready, _, _ = select.select([fd], [], [], 10)
             if not ready:
                 raise RuntimeError(f"{argv[0]}: no prompt after 10 s; saw {seen[-200:]!r}")
-            chunk = os.read(fd, 4096)
-            seen += chunk
-            # Answer the terminal queries a real terminal would (DuckDB waits for them).
-            for query, answer in TERMINAL_ANSWERS.items():
-                if query in chunk:
-                    os.write(fd, answer)
+            seen += terminal.read()
         elapsed = time.perf_counter() - started
         os.write(fd, b"\x04")  # Ctrl-D
-        # Drain until the child closes the pty so it exits cleanly.
+        # Drain (still answering: DuckDB asks again on its way out) until the child closes
+        # the pty, so it exits cleanly.
         while True:
             ready, _, _ = select.select([fd], [], [], 5)
             if not ready:
+                os.kill(pid, 9)
                 break
             try:
-                if not os.read(fd, 4096):
+                if not terminal.read():
                     break
             except OSError:
                 break
@@ -132,9 +152,9 @@ def main():
     shells = [
         ("Floe", [floe, "--warehouse", str(warehouse)], b"floe> ",
          [floe, "--warehouse", str(warehouse), "-c", "select 1"]),
-        # DuckDB's line editor queries the terminal at start-up and did not reach its prompt
-        # on this harness's pseudo-terminal, so only its -c run is timed.
-        ("DuckDB CLI 1.5.5", None, None, [duckdb, str(duck_db), "-c", "select 1"]),
+        # DuckDB's prompt is the database name, then ` D ` after a colour reset.
+        ("DuckDB CLI 1.5.5", [duckdb, str(duck_db)], b"\x1b[00m D ",
+         [duckdb, str(duck_db), "-c", "select 1"]),
     ]
     if args.datafusion_cli:
         shells.append(("datafusion-cli", [args.datafusion_cli], b"> ",
@@ -151,8 +171,9 @@ def main():
         command_ms = measure(args.runs, lambda: time_command(command))
         print(f"| {name} | {prompt_text} | {command_ms[0]:.1f} ({command_ms[1]:.1f}) |")
     if not args.datafusion_cli:
-        print("\ndatafusion-cli: not installed (it is not on PyPI; `cargo install "
-              "datafusion-cli` compiles DataFusion from source), so not measured.")
+        print("\ndatafusion-cli: not installed (no prebuilt binary on PyPI or in Debian; "
+              "`cargo install datafusion-cli` compiles DataFusion from source), so not "
+              "measured.")
     shutil.rmtree(work, ignore_errors=True)
 
 

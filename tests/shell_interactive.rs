@@ -1,10 +1,16 @@
 //! The interactive shell driven through a pseudo-terminal, as a person uses it: multi-line
 //! entry, history recall, Tab completion of a table and a column, `\d`, `\timing`, Ctrl-C
-//! during a long query, Ctrl-C on a half-typed line, and Ctrl-D to leave.
+//! during a long query, progress of a long write, Ctrl-C on a half-typed line, and Ctrl-D
+//! to leave.
 
 use std::process::Command;
 
 use rexpect::session::{PtySession, spawn_command};
+
+/// The binary under test; `FLOE_BIN` overrides it (the target dir may be shared).
+fn floe_bin() -> String {
+    std::env::var("FLOE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_floe").to_string())
+}
 
 const UP_ARROW: &str = "\x1b[A";
 
@@ -16,7 +22,7 @@ fn prompt(shell: &mut PtySession) {
 fn a_session_at_the_prompt() {
     let home = tempfile::tempdir().unwrap();
     let warehouse = home.path().join("wh");
-    let setup = Command::new(env!("CARGO_BIN_EXE_floe"))
+    let setup = Command::new(floe_bin())
         .arg("--warehouse")
         .arg(&warehouse)
         .args([
@@ -28,7 +34,7 @@ fn a_session_at_the_prompt() {
         .unwrap();
     assert!(setup.status.success(), "{setup:?}");
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_floe"));
+    let mut command = Command::new(floe_bin());
     command
         .arg("--warehouse")
         .arg(&warehouse)
@@ -92,6 +98,26 @@ fn a_session_at_the_prompt() {
     prompt(&mut shell);
     shell.send_line("SELECT 5 AS five;").unwrap();
     shell.exp_string("five").unwrap();
+    shell.exp_string("(1 row)").unwrap();
+    prompt(&mut shell);
+
+    // A long write shows the rows and bytes written so far; Ctrl-C cancels it and the
+    // table is left as it was.
+    shell
+        .send_line("INSERT INTO people SELECT value, 'x', 0.0 FROM range(3, 100000000000000);")
+        .unwrap();
+    shell
+        .exp_regex(r"\d[\d,]* rows, [\d.]+ (bytes|KiB|MiB|GiB) written")
+        .unwrap();
+    shell.send_control('c').unwrap();
+    shell
+        .exp_string("canceling statement due to user request (SQLSTATE 57014)")
+        .unwrap();
+    prompt(&mut shell);
+    shell
+        .send_line("SELECT count(*) AS people FROM people;")
+        .unwrap();
+    shell.exp_regex(r"people\s+-+\s+2\s").unwrap();
     shell.exp_string("(1 row)").unwrap();
     prompt(&mut shell);
 

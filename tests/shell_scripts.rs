@@ -5,6 +5,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// The binary under test; `FLOE_BIN` overrides it (the target dir may be shared).
+fn floe_bin() -> String {
+    std::env::var("FLOE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_floe").to_string())
+}
+
 struct Run {
     code: i32,
     stdout: String,
@@ -12,7 +17,7 @@ struct Run {
 }
 
 fn floe(warehouse: &Path, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_floe"))
+    let mut child = Command::new(floe_bin())
         .arg("--warehouse")
         .arg(warehouse)
         .args(args)
@@ -160,7 +165,10 @@ fn scripts_stop_at_the_first_error_unless_told_to_go_on() {
     let run = floe(wh, &["-c", script], None);
     assert_eq!(run.code, 1);
     assert_eq!(run.stdout, " a\n---\n 1\n(1 row)\n");
-    assert_eq!(run.stderr, "ERROR: No field named nope. (SQLSTATE 42703)\n");
+    assert_eq!(
+        run.stderr,
+        "ERROR: No field named nope. (SQLSTATE 42703)\nLINE 1: SELECT nope;\n               ^\n"
+    );
 
     let run = floe(wh, &["--continue-on-error", "-c", script], None);
     assert_eq!(run.code, 1);
@@ -183,6 +191,32 @@ fn scripts_stop_at_the_first_error_unless_told_to_go_on() {
         run.stderr,
         "ERROR: invalid command \\dx. Did you mean \\dn or \\dt or \\d? Try \\? for help. \
          (SQLSTATE 42601)\n"
+    );
+}
+
+#[test]
+fn planning_errors_point_at_the_name_at_fault() {
+    let dir = people();
+    let wh = dir.path();
+    let run = floe(wh, &["-c", "SELECT id,\n       nope FROM people;"], None);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "ERROR: No field named nope. Valid fields are people.id, people.name, people.score. \
+         (SQLSTATE 42703)\nLINE 2:        nope FROM people;\n               ^\n"
+    );
+
+    let run = floe(
+        wh,
+        &["-c", "SELECT * FROM people JOIN missing ON true"],
+        None,
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "ERROR: table 'floe.public.missing' not found (SQLSTATE 42P01)\n\
+         LINE 1: SELECT * FROM people JOIN missing ON true\n\
+         \x20                                 ^\n"
     );
 }
 

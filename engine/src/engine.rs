@@ -36,6 +36,7 @@ use crate::optimize::OptimizeRequest;
 use crate::output::{Output, WriteSummary};
 use crate::parser::{CopyOptions, CreateTable, Statement, parse_sql};
 use crate::pg_compat;
+use crate::progress::{self, WriteProgress};
 use crate::session_statement::SessionStatement;
 use crate::setting_functions;
 use crate::settings::Settings;
@@ -58,6 +59,8 @@ pub struct Engine {
     floe_settings: FloeSettings,
     /// The memory each new session may use for its sorts, joins and aggregations.
     memory_limit: Option<usize>,
+    /// What the running statement has written so far.
+    progress: Arc<WriteProgress>,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -78,7 +81,9 @@ impl Engine {
         let config = SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_SCHEMA)
-            .with_information_schema(true);
+            .with_information_schema(true)
+            // Planning errors then carry the position of the name or expression at fault.
+            .set_bool("datafusion.sql_parser.collect_spans", true);
         let ctx = SessionContext::new_with_config(config);
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
@@ -92,6 +97,7 @@ impl Engine {
             settings,
             floe_settings: FloeSettings::default(),
             memory_limit: None,
+            progress: Arc::default(),
         })
     }
 
@@ -114,6 +120,7 @@ impl Engine {
             settings,
             floe_settings: FloeSettings::default(),
             memory_limit: self.memory_limit,
+            progress: Arc::default(),
         };
         session.apply_settings();
         session
@@ -257,6 +264,16 @@ impl Engine {
 
     /// Runs one statement. A result set comes back as a stream that the caller drains.
     pub async fn execute(&self, statement: Statement) -> Result<Output> {
+        progress::track(self.progress.clone(), self.run_statement(statement)).await
+    }
+
+    /// The rows and bytes the statement running in this session has written so far
+    /// (INSERT, COPY FROM, CREATE TABLE AS, OPTIMIZE), for a face to show while it runs.
+    pub fn write_progress(&self) -> Arc<WriteProgress> {
+        self.progress.clone()
+    }
+
+    async fn run_statement(&self, statement: Statement) -> Result<Output> {
         let catalog = self.warehouse.catalog.as_ref();
         match statement {
             Statement::CreateSchema {

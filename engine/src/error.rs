@@ -9,6 +9,40 @@ pub struct FloeError {
     /// Five-character SQLSTATE code (PostgreSQL's codes, e.g. `42P01` for an unknown table).
     pub sqlstate: &'static str,
     pub message: String,
+    /// Where in the statement's text the error is, when the parser or planner knows.
+    pub position: Option<Position>,
+}
+
+/// A place in a statement's text: 1-based line, and 1-based column in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Position {
+    /// The `Line: L, Column: C` that the SQL parser's messages end with.
+    pub fn from_parser_message(message: &str) -> Option<Self> {
+        let at = message.rfind("Line: ")?;
+        let rest = &message[at + "Line: ".len()..];
+        let (line, rest) = rest.split_once(", Column: ")?;
+        let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let position = Position {
+            line: line.trim().parse().ok()?,
+            column: column.parse().ok()?,
+        };
+        (position.line > 0 && position.column > 0).then_some(position)
+    }
+
+    /// Where DataFusion's diagnostic points; `None` for its "unknown" (0, 0) location.
+    fn from_diagnostic(diagnostic: &datafusion::common::Diagnostic) -> Option<Self> {
+        let start = diagnostic.span?.start;
+        let position = Position {
+            line: usize::try_from(start.line).ok()?,
+            column: usize::try_from(start.column).ok()?,
+        };
+        (position.line > 0 && position.column > 0).then_some(position)
+    }
 }
 
 pub type Result<T, E = FloeError> = std::result::Result<T, E>;
@@ -47,11 +81,18 @@ impl FloeError {
         Self {
             sqlstate,
             message: message.into(),
+            position: None,
         }
     }
 
+    /// A syntax error, at the position its message ends with (the parser's way of saying it).
     pub fn syntax(message: impl Into<String>) -> Self {
-        Self::new(sqlstate::SYNTAX_ERROR, message)
+        let message = message.into();
+        let position = Position::from_parser_message(&message);
+        Self {
+            position,
+            ..Self::new(sqlstate::SYNTAX_ERROR, message)
+        }
     }
 
     pub fn unsupported(message: impl Into<String>) -> Self {
@@ -154,7 +195,11 @@ fn classify_datafusion(err: DataFusionError) -> FloeError {
             }
             floe
         }
-        DataFusionError::Diagnostic(_, inner) => classify_datafusion(*inner),
+        DataFusionError::Diagnostic(diagnostic, inner) => {
+            let mut floe = classify_datafusion(*inner);
+            floe.position = floe.position.or(Position::from_diagnostic(&diagnostic));
+            floe
+        }
         DataFusionError::Collection(mut errors) if !errors.is_empty() => {
             classify_datafusion(errors.swap_remove(0))
         }
@@ -334,5 +379,46 @@ mod tests {
         );
         let other = classified(ArrowError::CastError("Unsupported cast".into()));
         assert_eq!(other.sqlstate, sqlstate::INVALID_TEXT_REPRESENTATION);
+    }
+
+    #[test]
+    fn errors_keep_the_position_the_parser_or_planner_gives() {
+        use datafusion::common::{Diagnostic, Location, Span};
+        let at = |line, column| Location { line, column };
+        let planning = DataFusionError::Diagnostic(
+            Box::new(Diagnostic::new_error(
+                "unknown column",
+                Some(Span::new(at(2, 8), at(2, 12))),
+            )),
+            Box::new(DataFusionError::Plan("No field named nope.".into())),
+        );
+        let err = FloeError::from(DataFusionError::Context(
+            "planning".into(),
+            Box::new(planning),
+        ));
+        assert_eq!(err.sqlstate, sqlstate::UNDEFINED_COLUMN);
+        assert_eq!(err.message, "planning: No field named nope.");
+        assert_eq!(err.position, Some(Position { line: 2, column: 8 }));
+
+        // DataFusion's "unknown" location is no position.
+        let unknown = DataFusionError::Diagnostic(
+            Box::new(Diagnostic::new_error(
+                "x",
+                Some(Span::new(at(0, 0), at(0, 0))),
+            )),
+            Box::new(DataFusionError::Plan("x".into())),
+        );
+        assert_eq!(FloeError::from(unknown).position, None);
+
+        let syntax =
+            FloeError::syntax("Expected: end of statement, found: frm at Line: 3, Column: 14");
+        assert_eq!(
+            syntax.position,
+            Some(Position {
+                line: 3,
+                column: 14
+            })
+        );
+        assert_eq!(FloeError::syntax("no position").position, None);
     }
 }

@@ -24,6 +24,7 @@ use iceberg::writer::file_writer::location_generator::{
 
 use crate::error::{FloeError, Result, sqlstate};
 use crate::parquet_file::{ParquetDataFile, Placement};
+use crate::progress;
 use crate::write_properties::{number, writer_properties};
 
 /// Iceberg's property for the encoded size at which a row group ends.
@@ -114,8 +115,14 @@ impl TableWriter {
             None => self.open_file(partition, key.clone()).await?,
         };
         let mut file = file;
+        let size_before = file.size_so_far();
         file.write(batch).await?;
         self.written.rows += batch.num_rows() as u64;
+        // Running totals for a face's progress display while the statement runs.
+        progress::add_written(
+            batch.num_rows(),
+            file.size_so_far().saturating_sub(size_before),
+        );
         if file.size_so_far() >= self.target_file_size {
             self.close_file(file).await?;
         } else {

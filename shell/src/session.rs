@@ -6,6 +6,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use floe_engine::error::Position;
 use floe_engine::{Engine, FloeError, Output};
 
 use crate::command::Command;
@@ -153,7 +154,10 @@ impl<'a> Session<'a> {
     /// Parses `sql` and runs its statements down the engine's statement path.
     async fn execute_sql(&mut self, sql: &str) -> Result<(), FloeError> {
         for statement in self.engine.parse(sql)? {
-            let mut progress = Progress::start(self.interactive && std::io::stderr().is_terminal());
+            let mut progress = Progress::start(
+                self.interactive && std::io::stderr().is_terminal(),
+                self.engine.write_progress(),
+            );
             let output = self.engine.execute(statement).await;
             let output = output.inspect_err(|_| progress.clear())?;
             self.print(output, &mut || progress.clear()).await?;
@@ -241,33 +245,23 @@ impl<'a> Session<'a> {
     }
 }
 
-/// `ERROR: message (SQLSTATE code)`, then, when the message gives a line and column inside
-/// `statement`, that line with a caret under the column.
+/// `ERROR: message (SQLSTATE code)`, then, when the error knows its position inside
+/// `statement` (parser and planner errors), that line with a caret under the column.
 pub fn error_text(err: &FloeError, statement: Option<&str>) -> String {
     let mut text = format!("ERROR: {} (SQLSTATE {})\n", err.message, err.sqlstate);
-    if let (Some(statement), Some((line, column))) = (statement, position(&err.message))
-        && let Some(source) = statement.lines().nth(line.saturating_sub(1))
-        && column >= 1
+    if let (Some(statement), Some(Position { line, column })) = (statement, err.position)
+        && let Some(source) = line.checked_sub(1).and_then(|i| statement.lines().nth(i))
     {
         let prefix = format!("LINE {line}: ");
         text.push_str(&format!("{prefix}{source}\n"));
         let offset: usize = source
             .chars()
-            .take(column - 1)
+            .take(column.saturating_sub(1))
             .map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0))
             .sum();
         text.push_str(&format!("{}^\n", " ".repeat(prefix.len() + offset)));
     }
     text
-}
-
-/// The `Line: L, Column: C` that SQL parser errors end with.
-fn position(message: &str) -> Option<(usize, usize)> {
-    let at = message.rfind("Line: ")?;
-    let rest = &message[at + "Line: ".len()..];
-    let (line, rest) = rest.split_once(", Column: ")?;
-    let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    Some((line.trim().parse().ok()?, column.parse().ok()?))
 }
 
 /// psql's timing format: milliseconds, and a readable form past a second.
