@@ -260,11 +260,14 @@ impl Engine {
                 table,
                 filter,
                 file_size_threshold,
+                order,
             } => {
                 let ident = self.iceberg_table_name(&table).await?;
                 let request = OptimizeRequest {
                     filter,
                     file_size_threshold,
+                    order,
+                    min_small_files: None,
                 };
                 maintenance::run_optimize(&self.ctx, &self.warehouse.catalog, &ident, request).await
             }

@@ -23,6 +23,7 @@ mod partition_values;
 mod pg_compat;
 mod predicate;
 mod pruning;
+mod rewrite_order;
 mod scan;
 mod scan_with_deletes;
 mod session_statement;
@@ -39,6 +40,7 @@ mod types;
 mod vacuum;
 pub mod warehouse;
 mod write_properties;
+mod zorder;
 
 pub use catalog_info::{ColumnInfo, TableDetails};
 pub use datafusion::arrow;
