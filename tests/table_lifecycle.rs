@@ -171,12 +171,9 @@ async fn time_travel_and_rollback() {
     .await;
     assert!(!err.message.is_empty());
 
-    // Rollback: the second snapshot is current again; the third is no longer an ancestor.
-    run(
-        &engine,
-        &format!("ALTER TABLE t EXECUTE rollback_to_snapshot({})", ids[1]),
-    )
-    .await;
+    // Rollback (the ROLLBACK TABLE form): the second snapshot is current again; the third
+    // is no longer an ancestor.
+    run(&engine, &format!("ROLLBACK TABLE t TO SNAPSHOT {}", ids[1])).await;
     assert_eq!(one(&engine, "SELECT sum(n) FROM t").await, "3");
     assert_eq!(
         one(
@@ -204,6 +201,10 @@ async fn time_travel_and_rollback() {
     )
     .await;
     assert_eq!(err.sqlstate, "22023", "{err:?}");
+    let err = fails(&engine, &format!("ROLLBACK TABLE t TO SNAPSHOT {}", ids[2])).await;
+    assert_eq!(err.sqlstate, "22023", "{err:?}");
+    // Without TABLE, ROLLBACK ends a transaction as before.
+    run(&engine, "ROLLBACK").await;
     // New commits build on the rolled-back state.
     run(&engine, "INSERT INTO t VALUES (10)").await;
     assert_eq!(one(&engine, "SELECT sum(n) FROM t").await, "13");
