@@ -118,6 +118,18 @@ impl Engine {
         &self.warehouse
     }
 
+    /// Waits for the background compactions (`floe.auto-compact.min-small-files`) under
+    /// way, e.g. before a script's process exits.
+    pub async fn wait_for_auto_compaction(&self) {
+        self.warehouse.catalog.auto_compaction().wait_idle().await
+    }
+
+    /// The errors background compactions met, oldest first (each was also printed to
+    /// stderr).
+    pub fn auto_compaction_errors(&self) -> Vec<String> {
+        self.warehouse.catalog.auto_compaction().errors()
+    }
+
     /// The DataFusion session, for faces that need its settings.
     pub fn session(&self) -> &SessionContext {
         &self.ctx

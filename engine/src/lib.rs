@@ -1,6 +1,7 @@
 //! Floe's engine: SQL over Apache Iceberg tables on DataFusion. It knows nothing of
 //! sockets or terminals; the shell and the Postgres-wire server are faces over [`Engine`].
 
+mod auto_compact;
 mod catalog;
 mod catalog_db;
 pub mod catalog_info;
