@@ -101,10 +101,13 @@ impl ZOrder {
                     .collect())
             })
             .collect::<Result<_>>()?;
+        let mut values = [0u64; MAX_COLUMNS];
         let zvalues: UInt64Array = (0..batch.num_rows())
             .map(|row| {
-                let values: Vec<u64> = normalised.iter().map(|column| column[row]).collect();
-                interleave(&values, self.bits)
+                for (value, column) in values.iter_mut().zip(&normalised) {
+                    *value = column[row];
+                }
+                interleave(&values[..normalised.len()], self.bits)
             })
             .collect();
         let schema = with_zvalue_column(batch.schema_ref());
