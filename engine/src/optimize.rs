@@ -29,8 +29,10 @@ use crate::parser::RewriteOrder;
 use crate::partition_values::identity_columns;
 use crate::rewrite_order::order_rows;
 use crate::sink::write_data_files;
-use crate::snapshot_files;
 use crate::table_writer::Written;
+
+/// How many of the files being compacted are read at once.
+const FILES_READ_AT_ONCE: usize = 8;
 
 /// What `OPTIMIZE` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,9 +79,19 @@ pub async fn optimize(
     };
 
     let mut partitions: BTreeMap<String, (i32, Struct, Vec<DataFile>)> = BTreeMap::new();
-    for (manifest, entry) in snapshot_files::entries(&table, snapshot, true).await? {
+    let manifests = catalog
+        .manifests()
+        .of_snapshot(&table, Some(snapshot))
+        .await?;
+    let live = manifests.iter().flat_map(|(manifest, entries)| {
+        entries
+            .entries()
+            .iter()
+            .filter(|entry| entry.is_alive())
+            .map(move |entry| (manifest.partition_spec_id, entry))
+    });
+    for (spec_id, entry) in live {
         let file = entry.data_file();
-        let spec_id = manifest.partition_spec_id;
         if file.content_type() != DataContentType::Data {
             return Err(FloeError::unsupported(format!(
                 "table {ident} has row-level delete files, which OPTIMIZE cannot compact"
@@ -184,8 +196,11 @@ async fn rewrite(
                 .build())
         })
         .collect();
+    // Small files are many and quick to read: read several at once (their order does
+    // not matter, the rows are sorted afterwards when an order is asked for).
     let batches = table
         .reader_builder()
+        .with_data_file_concurrency_limit(FILES_READ_AT_ONCE)
         .build()
         .read(futures::stream::iter(tasks).boxed())?
         .stream();
