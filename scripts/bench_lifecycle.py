@@ -46,7 +46,7 @@ def floe(binary, warehouse, statements):
     )
     if done.returncode != 0:
         raise RuntimeError(f"floe failed:\n{done.stderr[-3000:]}")
-    times = [float(m) for m in re.findall(r"^Time: ([0-9.]+) ms$", done.stdout, re.M)]
+    times = [float(m) for m in re.findall(r"^Time: ([0-9.]+) ms", done.stdout, re.M)]
     if len(times) != len(statements):
         raise RuntimeError(f"expected {len(statements)} timings, got {len(times)}")
     return times, done.stdout
