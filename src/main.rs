@@ -207,6 +207,9 @@ fn main() -> ExitCode {
             }
         },
     };
+    // Background compactions the statements started finish before the process ends,
+    // rather than leaving half-written files behind.
+    runtime.block_on(engine.wait_for_auto_compaction());
     if ok {
         ExitCode::SUCCESS
     } else {

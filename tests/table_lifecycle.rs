@@ -1,5 +1,6 @@
 //! Table history through the engine's statement path: time travel by snapshot id and by
-//! timestamp, rollback, and VACUUM with its safety floor, dry run and orphan removal.
+//! timestamp, rollback, VACUUM with its safety floor, dry run and orphan removal, and
+//! auto-compaction.
 //! (Snapshot ids are random, so these live here rather than in `sql/*.slt`.)
 
 use std::path::Path;
@@ -171,12 +172,9 @@ async fn time_travel_and_rollback() {
     .await;
     assert!(!err.message.is_empty());
 
-    // Rollback: the second snapshot is current again; the third is no longer an ancestor.
-    run(
-        &engine,
-        &format!("ALTER TABLE t EXECUTE rollback_to_snapshot({})", ids[1]),
-    )
-    .await;
+    // Rollback (the ROLLBACK TABLE form): the second snapshot is current again; the third
+    // is no longer an ancestor.
+    run(&engine, &format!("ROLLBACK TABLE t TO SNAPSHOT {}", ids[1])).await;
     assert_eq!(one(&engine, "SELECT sum(n) FROM t").await, "3");
     assert_eq!(
         one(
@@ -204,6 +202,10 @@ async fn time_travel_and_rollback() {
     )
     .await;
     assert_eq!(err.sqlstate, "22023", "{err:?}");
+    let err = fails(&engine, &format!("ROLLBACK TABLE t TO SNAPSHOT {}", ids[2])).await;
+    assert_eq!(err.sqlstate, "22023", "{err:?}");
+    // Without TABLE, ROLLBACK ends a transaction as before.
+    run(&engine, "ROLLBACK").await;
     // New commits build on the rolled-back state.
     run(&engine, "INSERT INTO t VALUES (10)").await;
     assert_eq!(one(&engine, "SELECT sum(n) FROM t").await, "13");
@@ -325,4 +327,129 @@ async fn min_snapshots_to_keep_is_respected() {
         .await,
         "3"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_compaction_compacts_partitions_over_the_limit_in_the_background() {
+    let warehouse = tempfile::tempdir().unwrap();
+    let engine = Engine::open(warehouse.path()).await.unwrap();
+    run(
+        &engine,
+        "CREATE TABLE a (k INT, n INT) PARTITIONED BY (k) \
+         WITH ('floe.auto-compact.min-small-files' = '3')",
+    )
+    .await;
+    let files = |k: i32| format!("SELECT count(*) FROM \"a$files\" WHERE partition.k = {k}");
+    // Up to the limit (3 small files in partition 1, 2 in partition 2): nothing happens.
+    for n in 1..=3 {
+        run(&engine, &format!("INSERT INTO a VALUES (1, {n})")).await;
+        engine.wait_for_auto_compaction().await;
+    }
+    for n in [100, 101] {
+        run(&engine, &format!("INSERT INTO a VALUES (2, {n})")).await;
+        engine.wait_for_auto_compaction().await;
+    }
+    assert_eq!(one(&engine, &files(1)).await, "3");
+    assert_eq!(one(&engine, &files(2)).await, "2");
+    // One more in partition 1: it is compacted in the background, partition 2 is not.
+    run(&engine, "INSERT INTO a VALUES (1, 4)").await;
+    engine.wait_for_auto_compaction().await;
+    assert_eq!(one(&engine, &files(1)).await, "1");
+    assert_eq!(one(&engine, &files(2)).await, "2");
+    assert_eq!(
+        rows(
+            &engine,
+            "SELECT k, count(*), sum(n) FROM a GROUP BY k ORDER BY k"
+        )
+        .await,
+        [["1", "4", "10"], ["2", "2", "201"]]
+    );
+    assert_eq!(
+        one(
+            &engine,
+            "SELECT operation FROM \"a$snapshots\" ORDER BY committed_at DESC LIMIT 1"
+        )
+        .await,
+        "replace"
+    );
+    assert!(
+        engine.auto_compaction_errors().is_empty(),
+        "{:?}",
+        engine.auto_compaction_errors()
+    );
+
+    // Off by default: small files stay.
+    run(&engine, "CREATE TABLE off (n INT)").await;
+    for n in 0..5 {
+        run(&engine, &format!("INSERT INTO off VALUES ({n})")).await;
+    }
+    engine.wait_for_auto_compaction().await;
+    assert_eq!(
+        one(&engine, "SELECT count(*) FROM \"off$files\"").await,
+        "5"
+    );
+
+    // A bad setting does not fail the INSERT, and is logged rather than lost.
+    run(
+        &engine,
+        "CREATE TABLE bad (n INT) WITH ('floe.auto-compact.min-small-files' = 'lots')",
+    )
+    .await;
+    run(&engine, "INSERT INTO bad VALUES (1)").await;
+    engine.wait_for_auto_compaction().await;
+    assert_eq!(one(&engine, "SELECT count(*) FROM bad").await, "1");
+    let errors = engine.auto_compaction_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("floe.auto-compact.min-small-files must be a number of files, not lots"),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_compaction_loses_no_rows_of_concurrent_writers() {
+    let warehouse = tempfile::tempdir().unwrap();
+    let engine = Engine::open(warehouse.path()).await.unwrap();
+    run(
+        &engine,
+        "CREATE TABLE c (w INT, i INT) WITH ('floe.auto-compact.min-small-files' = '2')",
+    )
+    .await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let session = engine.new_session();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    run(&session, &format!("INSERT INTO c VALUES ({w}, {i})")).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    engine.wait_for_auto_compaction().await;
+    assert_eq!(
+        rows(
+            &engine,
+            "SELECT count(*), count(DISTINCT w * 100 + i) FROM c"
+        )
+        .await,
+        [["40", "40"]]
+    );
+    // At least one background compaction committed, and none met an error other than a
+    // lost race (SQLSTATE 40001, logged).
+    assert!(
+        one(
+            &engine,
+            "SELECT count(*) FROM \"c$snapshots\" WHERE operation = 'replace'"
+        )
+        .await
+        .parse::<u32>()
+        .unwrap()
+            > 0
+    );
+    for error in engine.auto_compaction_errors() {
+        assert!(error.contains("SQLSTATE 40001"), "{error}");
+    }
 }

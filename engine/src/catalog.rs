@@ -18,6 +18,7 @@ use iceberg::{
 };
 use iceberg_catalog_sql::SqlCatalog;
 
+use crate::auto_compact::AutoCompaction;
 use crate::catalog_db::{CatalogDb, SwapOutcome};
 use crate::manifest_cache::ManifestCache;
 use crate::table_cache::TableCache;
@@ -30,6 +31,7 @@ pub struct FloeCatalog {
     runtime: Runtime,
     tables: TableCache,
     manifests: ManifestCache,
+    auto_compaction: AutoCompaction,
 }
 
 impl FloeCatalog {
@@ -41,6 +43,7 @@ impl FloeCatalog {
             runtime,
             tables: TableCache::default(),
             manifests: ManifestCache::default(),
+            auto_compaction: AutoCompaction::default(),
         }
     }
 
@@ -51,6 +54,11 @@ impl FloeCatalog {
     /// Manifests read by earlier scans, shared by every table of the catalog.
     pub fn manifests(&self) -> &ManifestCache {
         &self.manifests
+    }
+
+    /// The background compactions of this catalog's tables.
+    pub fn auto_compaction(&self) -> &AutoCompaction {
+        &self.auto_compaction
     }
 
     /// Makes `staged` (built on top of the metadata at `base_location`) the table's current

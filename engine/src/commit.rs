@@ -4,7 +4,9 @@
 //! is rebuilt on the newer metadata and validated again: an append always re-applies, a
 //! replace fails with SQLSTATE 40001 only if a file it removes is no longer live.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iceberg::spec::{
@@ -17,6 +19,7 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 
 use crate::catalog::FloeCatalog;
 use crate::error::{FloeError, Result, sqlstate};
+use crate::manifest_cache::ManifestCache;
 
 /// How long a change keeps being rebuilt on newer metadata before giving up. Losing a race
 /// costs one rebuild; only a table under a storm of commits from many writers takes long.
@@ -52,7 +55,7 @@ pub async fn commit(catalog: &FloeCatalog, ident: &TableIdent, change: &Change) 
         let base = catalog.load_table(ident).await?;
         let base_location = base.metadata_location_result()?.to_string();
         let mut written = Vec::new();
-        let staged = match stage(&base, change, &mut written).await {
+        let staged = match stage(&base, change, catalog.manifests(), &mut written).await {
             Ok(metadata) => metadata,
             Err(err) => {
                 remove_files(&base, &written).await;
@@ -91,7 +94,12 @@ async fn remove_files(table: &Table, paths: &[String]) {
 
 /// Builds the metadata that results from applying `change` to `base`, writing any manifests
 /// and manifest list it needs (their paths are pushed to `written`).
-async fn stage(base: &Table, change: &Change, written: &mut Vec<String>) -> Result<TableMetadata> {
+async fn stage(
+    base: &Table,
+    change: &Change,
+    cache: &ManifestCache,
+    written: &mut Vec<String>,
+) -> Result<TableMetadata> {
     let metadata = base.metadata();
     let builder = metadata
         .clone()
@@ -116,6 +124,7 @@ async fn stage(base: &Table, change: &Change, written: &mut Vec<String>) -> Resu
         Change::Append(files) => {
             add_data_snapshot(
                 base,
+                cache,
                 builder,
                 Operation::Append,
                 &HashSet::new(),
@@ -125,7 +134,16 @@ async fn stage(base: &Table, change: &Change, written: &mut Vec<String>) -> Resu
             .await?
         }
         Change::Replace { remove, add } => {
-            add_data_snapshot(base, builder, Operation::Replace, remove, add, written).await?
+            add_data_snapshot(
+                base,
+                cache,
+                builder,
+                Operation::Replace,
+                remove,
+                add,
+                written,
+            )
+            .await?
         }
         Change::AddDeletes(files) => {
             if metadata.format_version() == FormatVersion::V1 {
@@ -136,6 +154,7 @@ async fn stage(base: &Table, change: &Change, written: &mut Vec<String>) -> Resu
             }
             add_data_snapshot(
                 base,
+                cache,
                 builder,
                 Operation::Delete,
                 &HashSet::new(),
@@ -186,6 +205,7 @@ pub fn is_ancestor_of_current(metadata: &TableMetadata, snapshot_id: i64) -> boo
 /// `add` (data and delete files).
 async fn add_data_snapshot(
     base: &Table,
+    cache: &ManifestCache,
     builder: TableMetadataBuilder,
     operation: Operation,
     remove: &HashSet<String>,
@@ -203,14 +223,21 @@ async fn add_data_snapshot(
     let mut manifests = Vec::new();
     let mut still_to_remove: HashSet<&str> = remove.iter().map(String::as_str).collect();
     if let Some(current) = metadata.current_snapshot() {
-        let list = base.manifest_list_reader(current).load().await?;
-        let current_manifests: Vec<_> = list.consume_entries().into_iter().collect();
-        for manifest in current_manifests {
+        // Through the cache: a compaction's commit reads the manifests its planning read.
+        let mut loaded = Vec::new();
+        for (manifest, entries) in cache.of_snapshot(base, Some(current)).await? {
             if remove.is_empty() || manifest.content != ManifestContentType::Data {
                 manifests.push(manifest);
-                continue;
+            } else {
+                loaded.push((manifest, entries));
             }
-            let loaded = manifest.load_manifest(base.file_io()).await?;
+        }
+        // Manifests holding a removed file are rewritten: removed files become `deleted`
+        // entries of this snapshot, the others stay as `existing` entries with their
+        // history. All those of one partition spec go into one new manifest, so compacting
+        // a thousand single-file appends writes one manifest, not a thousand.
+        let mut rewritten: BTreeMap<i32, ManifestWriter> = BTreeMap::new();
+        for (manifest, loaded) in loaded {
             let touched = loaded
                 .entries()
                 .iter()
@@ -219,21 +246,22 @@ async fn add_data_snapshot(
                 manifests.push(manifest);
                 continue;
             }
-            // Rewrite the manifest: removed files become `deleted` entries of this
-            // snapshot, the others stay as `existing` entries with their history.
             let file_spec = metadata
                 .partition_spec_by_id(manifest.partition_spec_id)
                 .ok_or_else(|| {
                     FloeError::internal("manifest refers to an unknown partition spec")
                 })?;
-            let mut writer = manifest_writer(
-                base,
-                &commit_id,
-                written,
-                snapshot_id,
-                file_spec.as_ref().clone(),
-                ManifestContentType::Data,
-            )?;
+            let writer = match rewritten.entry(manifest.partition_spec_id) {
+                Entry::Occupied(writer) => writer.into_mut(),
+                Entry::Vacant(slot) => slot.insert(manifest_writer(
+                    base,
+                    &commit_id,
+                    written,
+                    snapshot_id,
+                    file_spec.as_ref().clone(),
+                    ManifestContentType::Data,
+                )?),
+            };
             for entry in loaded.entries() {
                 if !entry.is_alive() {
                     continue;
@@ -252,6 +280,8 @@ async fn add_data_snapshot(
                     )?;
                 }
             }
+        }
+        for writer in rewritten.into_values() {
             manifests.push(writer.write_manifest_file().await?);
         }
     }

@@ -163,6 +163,18 @@ impl Engine {
         &self.warehouse
     }
 
+    /// Waits for the background compactions (`floe.auto-compact.min-small-files`) under
+    /// way, e.g. before a script's process exits.
+    pub async fn wait_for_auto_compaction(&self) {
+        self.warehouse.catalog.auto_compaction().wait_idle().await
+    }
+
+    /// The errors background compactions met, oldest first (each was also printed to
+    /// stderr).
+    pub fn auto_compaction_errors(&self) -> Vec<String> {
+        self.warehouse.catalog.auto_compaction().errors()
+    }
+
     /// The DataFusion session, for faces that need its settings.
     pub fn session(&self) -> &SessionContext {
         &self.ctx
@@ -316,11 +328,14 @@ impl Engine {
                 table,
                 filter,
                 file_size_threshold,
+                order,
             } => {
                 let ident = self.iceberg_table_name(&table).await?;
                 let request = OptimizeRequest {
                     filter,
                     file_size_threshold,
+                    order,
+                    min_small_files: None,
                 };
                 maintenance::run_optimize(&self.ctx, &self.warehouse.catalog, &ident, request).await
             }

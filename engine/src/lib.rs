@@ -1,6 +1,7 @@
 //! Floe's engine: SQL over Apache Iceberg tables on DataFusion. It knows nothing of
 //! sockets or terminals; the shell and the Postgres-wire server are faces over [`Engine`].
 
+mod auto_compact;
 mod catalog;
 mod catalog_db;
 pub mod catalog_info;
@@ -24,6 +25,7 @@ mod pg_compat;
 mod predicate;
 pub mod progress;
 mod pruning;
+mod rewrite_order;
 mod scan;
 mod scan_with_deletes;
 mod session_statement;
@@ -41,6 +43,7 @@ mod types;
 mod vacuum;
 pub mod warehouse;
 mod write_properties;
+mod zorder;
 
 pub use catalog_info::{ColumnInfo, TableDetails};
 pub use datafusion::arrow;

@@ -9,17 +9,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Int32Array, Int64Array, Int64Builder, MapBuilder, RecordBatch,
-    StringArray, StringBuilder, TimestampMillisecondArray,
+    ArrayRef, BooleanArray, BooleanBuilder, Int32Array, Int64Array, Int64Builder, ListBuilder,
+    MapBuilder, RecordBatch, StringArray, StringBuilder, StructBuilder, TimestampMillisecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
-use iceberg::spec::{ManifestContentType, SnapshotRetention};
+use iceberg::spec::{
+    Datum, ManifestContentType, ManifestFile, PrimitiveLiteral, PrimitiveType, SnapshotRetention,
+};
 use iceberg::table::Table;
 
 use crate::commit::is_ancestor_of_current;
@@ -160,6 +162,15 @@ fn schema_of(kind: MetadataKind, table: &Table) -> SchemaRef {
             Field::new("added_delete_files_count", DataType::Int32, true),
             Field::new("existing_delete_files_count", DataType::Int32, true),
             Field::new("deleted_delete_files_count", DataType::Int32, true),
+            Field::new(
+                "partition_summaries",
+                DataType::List(Arc::new(Field::new(
+                    "item",
+                    DataType::Struct(partition_summary_fields()),
+                    true,
+                ))),
+                true,
+            ),
         ],
         MetadataKind::Partitions => {
             let mut fields = Vec::new();
@@ -402,7 +413,77 @@ async fn manifests(table: &Table) -> Result<Vec<ArrayRef>> {
         count(false, |m| m.added_files_count),
         count(false, |m| m.existing_files_count),
         count(false, |m| m.deleted_files_count),
+        partition_summaries(table, &manifests)?,
     ])
+}
+
+/// The struct of one `partition_summaries` entry (Iceberg's standard columns).
+fn partition_summary_fields() -> Fields {
+    vec![
+        Field::new("contains_null", DataType::Boolean, false),
+        Field::new("contains_nan", DataType::Boolean, true),
+        Field::new("lower_bound", DataType::Utf8, true),
+        Field::new("upper_bound", DataType::Utf8, true),
+    ]
+    .into()
+}
+
+/// Per manifest, one summary per partition field of its spec: whether any of its files'
+/// partition values is NULL or NaN, and the lowest and highest value, as text.
+fn partition_summaries(table: &Table, manifests: &[ManifestFile]) -> Result<ArrayRef> {
+    let metadata = table.metadata();
+    let mut builder = ListBuilder::new(StructBuilder::from_fields(partition_summary_fields(), 0));
+    for manifest in manifests {
+        let types: Vec<Option<PrimitiveType>> = match metadata
+            .partition_spec_by_id(manifest.partition_spec_id)
+            .map(|spec| spec.partition_type(metadata.current_schema()))
+            .transpose()?
+        {
+            Some(struct_type) => struct_type
+                .fields()
+                .iter()
+                .map(|f| f.field_type.as_primitive_type().cloned())
+                .collect(),
+            None => Vec::new(),
+        };
+        let text = |bytes: Option<&[u8]>, index: usize| -> Option<String> {
+            let ty = types.get(index)?.clone()?;
+            let datum = Datum::try_from_bytes(bytes?, ty).ok()?;
+            // Iceberg shows values in their human form: strings without quotes.
+            Some(match datum.literal() {
+                PrimitiveLiteral::String(text) => text.clone(),
+                _ => datum.to_string(),
+            })
+        };
+        let summaries = builder.values();
+        for (index, summary) in manifest.partitions.iter().flatten().enumerate() {
+            summaries
+                .field_builder::<BooleanBuilder>(0)
+                .expect("contains_null")
+                .append_value(summary.contains_null);
+            summaries
+                .field_builder::<BooleanBuilder>(1)
+                .expect("contains_nan")
+                .append_option(summary.contains_nan);
+            summaries
+                .field_builder::<StringBuilder>(2)
+                .expect("lower_bound")
+                .append_option(text(
+                    summary.lower_bound.as_ref().map(|b| b.as_slice()),
+                    index,
+                ));
+            summaries
+                .field_builder::<StringBuilder>(3)
+                .expect("upper_bound")
+                .append_option(text(
+                    summary.upper_bound.as_ref().map(|b| b.as_slice()),
+                    index,
+                ));
+            summaries.append(true);
+        }
+        builder.append(manifest.partitions.is_some());
+    }
+    Ok(Arc::new(builder.finish()))
 }
 
 async fn partitions(table: &Table) -> Result<Vec<ArrayRef>> {

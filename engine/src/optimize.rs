@@ -1,7 +1,11 @@
 //! OPTIMIZE: compaction by bin-packing. Within each partition, data files smaller than the
-//! threshold are read and written again as files of the table's target size, and the swap
-//! is committed as one `replace` snapshot. Rows are unchanged; a partition with fewer than
-//! two small files is left alone, so running OPTIMIZE twice does nothing the second time.
+//! threshold are read and written again as files of the table's target size, sorted by the
+//! table's sort order if it has one, and the swap is committed as one `replace` snapshot.
+//! Rows are unchanged; a partition with fewer than two small files is left alone, so running
+//! OPTIMIZE twice does nothing the second time.
+//!
+//! With `SORT BY (...)` or `ZORDER BY (...)` the point is to re-cluster the data, so every
+//! data file of the chosen partitions is rewritten, whatever its size.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -21,10 +25,14 @@ use iceberg::{Catalog, TableIdent};
 use crate::catalog::FloeCatalog;
 use crate::commit::{Change, commit};
 use crate::error::{FloeError, Result, iceberg_to_datafusion, sqlstate};
+use crate::parser::RewriteOrder;
 use crate::partition_values::identity_columns;
+use crate::rewrite_order::order_rows;
 use crate::sink::write_data_files;
-use crate::snapshot_files;
 use crate::table_writer::Written;
+
+/// How many of the files being compacted are read at once.
+const FILES_READ_AT_ONCE: usize = 8;
 
 /// What `OPTIMIZE` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,6 +41,10 @@ pub struct OptimizeRequest {
     pub filter: Option<String>,
     /// Files smaller than this many bytes are compacted; default 75% of the target size.
     pub file_size_threshold: Option<u64>,
+    /// The order the rewritten files are sorted in.
+    pub order: RewriteOrder,
+    /// Only partitions with at least this many small files are compacted (default 2).
+    pub min_small_files: Option<usize>,
 }
 
 /// What `OPTIMIZE` did (Iceberg's `rewrite_data_files` result columns).
@@ -58,17 +70,34 @@ pub async fn optimize(
     };
     let target = target_file_size(&table)?;
     let threshold = request.file_size_threshold.unwrap_or(target / 4 * 3);
+    let recluster = request.order != RewriteOrder::TableSortOrder;
+    // One small file alone gains nothing from being rewritten, unless it is re-clustered.
+    let min_files = match request.min_small_files {
+        _ if recluster => 1,
+        Some(n) => n.max(1),
+        None => 2,
+    };
 
     let mut partitions: BTreeMap<String, (i32, Struct, Vec<DataFile>)> = BTreeMap::new();
-    for (manifest, entry) in snapshot_files::entries(&table, snapshot, true).await? {
+    let manifests = catalog
+        .manifests()
+        .of_snapshot(&table, Some(snapshot))
+        .await?;
+    let live = manifests.iter().flat_map(|(manifest, entries)| {
+        entries
+            .entries()
+            .iter()
+            .filter(|entry| entry.is_alive())
+            .map(move |entry| (manifest.partition_spec_id, entry))
+    });
+    for (spec_id, entry) in live {
         let file = entry.data_file();
-        let spec_id = manifest.partition_spec_id;
         if file.content_type() != DataContentType::Data {
             return Err(FloeError::unsupported(format!(
                 "table {ident} has row-level delete files, which OPTIMIZE cannot compact"
             )));
         }
-        if file.file_size_in_bytes() >= threshold {
+        if !recluster && file.file_size_in_bytes() >= threshold {
             continue;
         }
         let key = format!("{spec_id}/{:?}", file.partition());
@@ -78,10 +107,9 @@ pub async fn optimize(
             .2
             .push(file.clone());
     }
-    // One small file alone gains nothing from being rewritten.
     let mut groups: Vec<(i32, Struct, Vec<DataFile>)> = partitions
         .into_values()
-        .filter(|(_, _, files)| files.len() > 1)
+        .filter(|(_, _, files)| files.len() >= min_files)
         .collect();
     if let Some(filter) = &request.filter {
         groups = select_partitions(ctx, &table, groups, filter).await?;
@@ -94,7 +122,7 @@ pub async fn optimize(
         return Ok(OptimizeReport::default());
     }
 
-    let written = rewrite(ctx, &table, &removed).await?;
+    let written = rewrite(ctx, &table, &removed, &request.order).await?;
     let (added, rows) = (written.files, written.rows);
     let removed: Vec<DataFile> = removed.into_iter().map(|(_, f)| f).collect();
     let expected: u64 = removed.iter().map(|f| f.record_count()).sum();
@@ -140,11 +168,13 @@ fn target_file_size(table: &Table) -> Result<u64> {
     }
 }
 
-/// Reads `files` and writes their rows into new data files (not yet committed).
+/// Reads `files` and writes their rows, in `order`, into new data files (not yet
+/// committed).
 async fn rewrite(
     ctx: &SessionContext,
     table: &Table,
     files: &[(i32, DataFile)],
+    order: &RewriteOrder,
 ) -> Result<Written> {
     let schema = table.metadata().current_schema().clone();
     let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
@@ -166,19 +196,23 @@ async fn rewrite(
                 .build())
         })
         .collect();
+    // Small files are many and quick to read: read several at once (their order does
+    // not matter, the rows are sorted afterwards when an order is asked for).
     let batches = table
         .reader_builder()
+        .with_data_file_concurrency_limit(FILES_READ_AT_ONCE)
         .build()
         .read(futures::stream::iter(tasks).boxed())?
         .stream();
     let file_schema = Arc::new(schema_to_arrow_schema(&schema)?);
     let stream =
         RecordBatchStreamAdapter::new(file_schema.clone(), batches.map_err(iceberg_to_datafusion));
+    let ordered = order_rows(ctx, table, Box::pin(stream), order, files)?;
     write_data_files(
         table,
         file_schema,
-        Box::pin(stream),
-        None,
+        ordered.rows,
+        ordered.sort_order_id,
         &ctx.runtime_env().memory_pool,
     )
     .await

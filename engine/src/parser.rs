@@ -38,12 +38,14 @@ pub enum Statement {
     ShowCreateTable {
         table: ObjectName,
     },
-    /// `OPTIMIZE t [WHERE ...]` or `ALTER TABLE t EXECUTE optimize(...)`.
+    /// `OPTIMIZE t [WHERE ...] [SORT BY (...) | ZORDER BY (...)]` or
+    /// `ALTER TABLE t EXECUTE optimize(...)`.
     Optimize {
         table: ObjectName,
         /// The predicate on partition columns, as SQL text.
         filter: Option<String>,
         file_size_threshold: Option<u64>,
+        order: RewriteOrder,
     },
     /// `VACUUM t [RETAIN n HOURS|DAYS] [DRY RUN]`.
     Vacuum {
@@ -61,7 +63,8 @@ pub enum Statement {
         table: ObjectName,
         retention: Option<Duration>,
     },
-    /// `ALTER TABLE t EXECUTE rollback_to_snapshot(<id>)`.
+    /// `ALTER TABLE t EXECUTE rollback_to_snapshot(<id>)` or
+    /// `ROLLBACK TABLE t TO SNAPSHOT <id>`.
     RollbackToSnapshot {
         table: ObjectName,
         snapshot_id: i64,
@@ -132,6 +135,18 @@ pub struct SortKey {
     pub descending: bool,
     /// `None`: the default for the direction.
     pub nulls_first: Option<bool>,
+}
+
+/// How OPTIMIZE orders the rows of the files it writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum RewriteOrder {
+    /// By the table's sort order, if it has one.
+    #[default]
+    TableSortOrder,
+    /// `SORT BY (column [ASC|DESC] [NULLS FIRST|LAST], ...)`.
+    SortBy(Vec<SortKey>),
+    /// `ZORDER BY (column, ...)`: clustered on all the columns at once.
+    ZOrderBy(Vec<String>),
 }
 
 /// One entry of `PARTITIONED BY (...)`: a transform applied to a source column.
@@ -270,10 +285,12 @@ fn parse_statement(df: &mut DFParser) -> Result<Statement> {
         } else {
             None
         };
+        let order = parse_rewrite_order(p)?;
         Some(Statement::Optimize {
             table,
             filter,
             file_size_threshold: None,
+            order,
         })
     } else if p.parse_keyword(Keyword::VACUUM) {
         let _ = p.parse_keyword(Keyword::TABLE);
@@ -295,6 +312,17 @@ fn parse_statement(df: &mut DFParser) -> Result<Statement> {
             retain,
             dry_run,
         })
+    } else if p.parse_keywords(&[Keyword::ROLLBACK, Keyword::TABLE]) {
+        // `ROLLBACK` alone ends a transaction; with TABLE it is the rollback of a table.
+        let table = p.parse_object_name(false).map_err(syntax)?;
+        p.expect_keywords(&[Keyword::TO, Keyword::SNAPSHOT])
+            .map_err(syntax)?;
+        let negative = p.consume_token(&Token::Minus);
+        let id = p.parse_literal_uint().map_err(syntax)?;
+        let snapshot_id = i64::try_from(id)
+            .map(|id| if negative { -id } else { id })
+            .map_err(|_| FloeError::syntax(format!("snapshot id {id} is out of range")))?;
+        Some(Statement::RollbackToSnapshot { table, snapshot_id })
     } else if p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) {
         let table = p.parse_object_name(false).map_err(syntax)?;
         if p.parse_keyword(Keyword::EXECUTE) {
@@ -589,6 +617,27 @@ fn copy_format(name: &str) -> Result<CopyFormat> {
     }
 }
 
+/// `[SORT BY (key, ...) | ZORDER BY (column, ...)]` after `OPTIMIZE t [WHERE ...]`.
+fn parse_rewrite_order(p: &mut datafusion::sql::sqlparser::parser::Parser) -> Result<RewriteOrder> {
+    if p.parse_keywords(&[Keyword::ZORDER, Keyword::BY]) {
+        p.expect_token(&Token::LParen).map_err(syntax)?;
+        let columns = p
+            .parse_comma_separated(|p| p.parse_identifier())
+            .map_err(syntax)?;
+        p.expect_token(&Token::RParen).map_err(syntax)?;
+        return Ok(RewriteOrder::ZOrderBy(
+            columns.into_iter().map(|c| c.value).collect(),
+        ));
+    }
+    if p.parse_keywords(&[Keyword::SORT, Keyword::BY]) {
+        p.expect_token(&Token::LParen).map_err(syntax)?;
+        let keys = p.parse_comma_separated(parse_sort_key).map_err(syntax)?;
+        p.expect_token(&Token::RParen).map_err(syntax)?;
+        return Ok(RewriteOrder::SortBy(keys));
+    }
+    Ok(RewriteOrder::TableSortOrder)
+}
+
 /// `column [ASC|DESC] [NULLS FIRST|LAST]`.
 fn parse_sort_key(
     p: &mut datafusion::sql::sqlparser::parser::Parser,
@@ -691,6 +740,7 @@ fn parse_table_procedure(
                 table,
                 filter: None,
                 file_size_threshold: threshold.as_deref().map(parse_size).transpose()?,
+                order: RewriteOrder::TableSortOrder,
             }
         }
         "expire_snapshots" => Statement::ExpireSnapshots {
@@ -1022,6 +1072,51 @@ mod tests {
                 ..
             }
         ));
+        assert!(matches!(
+            one("ROLLBACK TABLE s.t TO SNAPSHOT 42"),
+            Statement::RollbackToSnapshot {
+                snapshot_id: 42,
+                ..
+            }
+        ));
+        // A transaction's ROLLBACK stays a session statement.
+        assert!(matches!(one("ROLLBACK"), Statement::DataFusion(_)));
+        assert!(parse_sql("ROLLBACK TABLE t TO 42").is_err());
+        assert!(parse_sql("ROLLBACK TABLE t TO SNAPSHOT").is_err());
+        assert!(matches!(
+            one("OPTIMIZE t WHERE day = 1 ZORDER BY (a, b)"),
+            Statement::Optimize { filter: Some(_), order: RewriteOrder::ZOrderBy(c), .. } if c == ["a", "b"]
+        ));
+        let Statement::Optimize { order, filter, .. } =
+            one("OPTIMIZE t SORT BY (a DESC, b NULLS LAST)")
+        else {
+            panic!("not an OPTIMIZE")
+        };
+        assert!(filter.is_none());
+        assert_eq!(
+            order,
+            RewriteOrder::SortBy(vec![
+                SortKey {
+                    column: "a".to_string(),
+                    descending: true,
+                    nulls_first: None
+                },
+                SortKey {
+                    column: "b".to_string(),
+                    descending: false,
+                    nulls_first: Some(false)
+                },
+            ])
+        );
+        assert!(matches!(
+            one("OPTIMIZE t"),
+            Statement::Optimize {
+                order: RewriteOrder::TableSortOrder,
+                ..
+            }
+        ));
+        assert!(parse_sql("OPTIMIZE t ZORDER BY ()").is_err());
+        assert!(parse_sql("OPTIMIZE t SORT BY a").is_err());
         assert!(matches!(
             one("SET floe.vacuum.min_retention = '0s'"),
             Statement::SetFloeOption { name, value } if name == "floe.vacuum.min_retention" && value == "0s"

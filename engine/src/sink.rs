@@ -79,14 +79,13 @@ impl IcebergSink {
     }
 
     /// Appends `files` as one snapshot through the engine's one commit path.
-    async fn commit(&self, files: Vec<iceberg::spec::DataFile>) -> Result<()> {
+    async fn commit(&self, files: Vec<iceberg::spec::DataFile>) -> Result<Table> {
         commit(
             self.catalog.as_ref(),
             self.table.identifier(),
             &Change::Append(files),
         )
-        .await?;
-        Ok(())
+        .await
     }
 }
 
@@ -213,11 +212,18 @@ impl DataSink for IcebergSink {
         if written.files.is_empty() {
             return Ok(0);
         }
-        if let Err(err) = self.commit(written.files.clone()).await {
-            for file in &written.files {
-                let _ = self.table.file_io().delete(file.file_path()).await;
+        match self.commit(written.files.clone()).await {
+            Ok(committed) => self.catalog.auto_compaction().after_append(
+                &self.catalog,
+                &committed,
+                context.runtime_env(),
+            ),
+            Err(err) => {
+                for file in &written.files {
+                    let _ = self.table.file_io().delete(file.file_path()).await;
+                }
+                return Err(to_datafusion(err));
             }
-            return Err(to_datafusion(err));
         }
         self.counters.files.add(written.files.len());
         self.counters.bytes.add(written.bytes as usize);

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use futures::{StreamExt, TryStreamExt};
+
 use iceberg::spec::{
     MAIN_BRANCH, ManifestEntryRef, ManifestFile, SnapshotRef, SnapshotReference, SnapshotRetention,
     TableMetadata,
@@ -10,6 +12,9 @@ use iceberg::spec::{
 use iceberg::table::Table;
 
 use crate::error::{FloeError, Result};
+
+/// How many manifests are read at once.
+const MANIFESTS_READ_AT_ONCE: usize = 16;
 
 /// The manifests listed by `snapshot`'s manifest list.
 pub async fn manifests(table: &Table, snapshot: &SnapshotRef) -> Result<Vec<ManifestFile>> {
@@ -24,9 +29,17 @@ pub async fn entries(
     snapshot: &SnapshotRef,
     live_only: bool,
 ) -> Result<Vec<(ManifestFile, ManifestEntryRef)>> {
+    // Read concurrently: a table of many small appends has as many small manifests.
+    let loaded: Vec<_> = futures::stream::iter(manifests(table, snapshot).await?)
+        .map(|manifest| async move {
+            let loaded = manifest.load_manifest(table.file_io()).await?;
+            Ok::<_, FloeError>((manifest, loaded))
+        })
+        .buffered(MANIFESTS_READ_AT_ONCE)
+        .try_collect()
+        .await?;
     let mut all = Vec::new();
-    for manifest in manifests(table, snapshot).await? {
-        let loaded = manifest.load_manifest(table.file_io()).await?;
+    for (manifest, loaded) in loaded {
         for entry in loaded.entries() {
             if !live_only || entry.is_alive() {
                 all.push((manifest.clone(), entry.clone()));

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The checks that need Python: makes (or reuses) a venv outside the clone, installs the
-# pinned packages, builds floe, then runs interop with pyiceberg, the PostgreSQL client
-# libraries (psycopg, psycopg2, asyncpg, SQLAlchemy, pandas) against `floe serve`, and the
-# 22 TPC-H queries against DuckDB.
+# pinned packages, builds floe, then runs interop with pyiceberg and DuckDB's iceberg_scan
+# (extensions from pinned wheels, loaded offline), the PostgreSQL client libraries
+# (psycopg, psycopg2, asyncpg, SQLAlchemy, pandas) against `floe serve`, and the 22 TPC-H
+# queries against DuckDB.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

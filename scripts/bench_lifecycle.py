@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Table lifecycle benchmark (issue 5): small files, OPTIMIZE and VACUUM.
+
+1. 1,000 single-row INSERTs (each its own commit, so its own data file) into a table
+   partitioned by day (10 partitions), from one `floe -f` script.
+2. A selective query (one partition, one id) and a full query (aggregate over every row),
+   each run --repeat times in one process, before and after OPTIMIZE: the speed-up ratio of
+   the median times.
+3. OPTIMIZE's throughput against the reference, DataFusion (inside the same binary)
+   rewriting the same Parquet files with `COPY (SELECT * FROM <external table>) TO ...`,
+   in rows/s and MB/s of input.
+4. VACUUM's time to find and delete --orphans unreachable files (copies of a data file,
+   dated 8 days ago, in the table's data folder) with the default 7-day retention.
+
+Times are the statements' own (the shell's `\\timing`), not process start-up.
+
+Usage: scripts/bench_lifecycle.py [--floe PATH] [--inserts 1000] [--orphans 10000]
+Without --floe it uses the release binary at ~/.cache/floe/target-release/release/floe
+(build it with `CARGO_TARGET_DIR=~/.cache/floe/target-release cargo build --release`).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_FLOE = Path.home() / ".cache/floe/target-release/release/floe"
+PARTITIONS = 10
+SELECTIVE = "SELECT * FROM events WHERE day = 3 AND id = 503"
+FULL = "SELECT day, count(*), sum(v), max(label) FROM events GROUP BY day ORDER BY day"
+
+
+def floe(binary, warehouse, statements):
+    """Runs `statements` in one floe process; returns (each statement's ms, stdout)."""
+    script = "\\timing on\n" + "\n".join(s.rstrip(";") + ";" for s in statements) + "\n"
+    done = subprocess.run(
+        [binary, "--warehouse", str(warehouse), "-f", "/dev/stdin"],
+        input=script,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"floe failed:\n{done.stderr[-3000:]}")
+    times = [float(m) for m in re.findall(r"^Time: ([0-9.]+) ms", done.stdout, re.M)]
+    if len(times) != len(statements):
+        raise RuntimeError(f"expected {len(statements)} timings, got {len(times)}")
+    return times, done.stdout
+
+
+def query_times(binary, warehouse, repeat):
+    """Median ms of the selective and the full query, each run `repeat` times."""
+    times, out = floe(binary, warehouse, [SELECTIVE] * repeat + [FULL] * repeat)
+    return statistics.median(times[:repeat]), statistics.median(times[repeat:]), out
+
+
+def data_files(folder):
+    return [p for p in Path(folder).rglob("*.parquet")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--floe", default=str(DEFAULT_FLOE))
+    parser.add_argument("--inserts", type=int, default=1000)
+    parser.add_argument("--orphans", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    binary = args.floe
+    if not Path(binary).exists():
+        raise SystemExit(f"no floe binary at {binary}; build it or pass --floe")
+
+    work = Path(tempfile.mkdtemp(prefix="floe-bench-lifecycle-"))
+    try:
+        warehouse = work / "warehouse"
+        table_data = warehouse / "public" / "events" / "data"
+
+        # 1. Small files.
+        inserts = [
+            f"INSERT INTO events VALUES ({i % PARTITIONS}, {i}, {i * 0.5}, 'label-{i}')"
+            for i in range(args.inserts)
+        ]
+        times, _ = floe(
+            binary,
+            warehouse,
+            ["CREATE TABLE events (day INT, id BIGINT, v DOUBLE, label TEXT) PARTITIONED BY (day)"]
+            + inserts,
+        )
+        insert_ms = sum(times[1:])
+        files_before = data_files(table_data)
+
+        # The reference's input: the same Parquet files, in a folder of their own.
+        raw = work / "raw"
+        raw.mkdir()
+        for n, path in enumerate(files_before):
+            shutil.copy(path, raw / f"{n:06}.parquet")
+        input_bytes = sum(p.stat().st_size for p in files_before)
+
+        # 2. Queries before OPTIMIZE.
+        selective_before, full_before, _ = query_times(binary, warehouse, args.repeat)
+
+        # 3. OPTIMIZE, and DataFusion rewriting the same files.
+        (optimize_ms,), out = floe(binary, warehouse, ["OPTIMIZE events"])
+        files_after = len(data_files(table_data)) - len(files_before)
+        copy_times, _ = floe(
+            binary,
+            warehouse,
+            [
+                f"CREATE EXTERNAL TABLE raw STORED AS PARQUET LOCATION '{raw}/'",
+                f"COPY (SELECT * FROM raw) TO '{work / 'rewritten.parquet'}' (FORMAT parquet)",
+            ],
+        )
+        copy_ms = copy_times[1]
+
+        # 2'. Queries after OPTIMIZE.
+        selective_after, full_after, _ = query_times(binary, warehouse, args.repeat)
+
+        # 4. VACUUM over unreachable files.
+        vacuum_data = warehouse / "public" / "v" / "data"
+        floe(binary, warehouse, ["CREATE TABLE v (n INT)", "INSERT INTO v VALUES (1)"])
+        sample = data_files(vacuum_data)[0]
+        orphans = vacuum_data / "orphans"
+        orphans.mkdir()
+        old = time.time() - 8 * 86_400
+        for n in range(args.orphans):
+            path = orphans / f"orphan-{n:06}.parquet"
+            shutil.copy(sample, path)
+            os.utime(path, (old, old))
+        (vacuum_ms,), out = floe(binary, warehouse, ["VACUUM v"])
+        left = len(data_files(orphans))
+        if left != 0:
+            raise RuntimeError(f"VACUUM left {left} orphan files")
+
+        rows = args.inserts
+        mb = input_bytes / 1e6
+        print(f"## Table lifecycle (floe {binary})\n")
+        print(f"{args.inserts} single-row INSERTs into {PARTITIONS} partitions: "
+              f"{insert_ms / 1000:.2f} s ({insert_ms / args.inserts:.1f} ms per INSERT), "
+              f"{len(files_before)} data files, {mb:.2f} MB.\n")
+        print("| query (median of %d) | before OPTIMIZE | after | speed-up |" % args.repeat)
+        print("|---|---|---|---|")
+        print(f"| selective (1 partition, 1 id) | {selective_before:.1f} ms | "
+              f"{selective_after:.1f} ms | {selective_before / selective_after:.1f}x |")
+        print(f"| full (aggregate, all rows) | {full_before:.1f} ms | {full_after:.1f} ms | "
+              f"{full_before / full_after:.1f}x |")
+        print()
+        print("| rewrite of the same files | time | rows/s | MB/s (input) |")
+        print("|---|---|---|---|")
+        print(f"| Floe OPTIMIZE ({len(files_before)} files into {files_after}) | "
+              f"{optimize_ms:.0f} ms | {rows / optimize_ms * 1000:,.0f} | "
+              f"{mb / optimize_ms * 1000:.2f} |")
+        print(f"| DataFusion COPY (SELECT * FROM parquet files) TO one file | {copy_ms:.0f} ms | "
+              f"{rows / copy_ms * 1000:,.0f} | {mb / copy_ms * 1000:.2f} |")
+        print(f"\nOPTIMIZE throughput / COPY throughput: {copy_ms / optimize_ms:.2f}x\n")
+        print(f"VACUUM deleting {args.orphans} unreachable (orphan) files: "
+              f"{vacuum_ms / 1000:.2f} s ({args.orphans / vacuum_ms * 1000:,.0f} files/s)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
