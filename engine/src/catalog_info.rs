@@ -5,7 +5,6 @@
 use datafusion::sql::TableReference;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use iceberg::spec::{NullOrder, SortDirection};
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableIdent};
 
 use crate::ddl::{self, no_such_table, partition_columns};
@@ -13,6 +12,7 @@ use crate::engine::Engine;
 use crate::error::{FloeError, Result};
 use crate::live_catalog::LiveCatalog;
 use crate::names::{display_table, table_name};
+use crate::sort_order;
 use crate::types::sql_name;
 use crate::warehouse::CATALOG_NAME;
 
@@ -116,32 +116,7 @@ impl Engine {
                 nullable: !field.required,
             })
             .collect();
-        let sort_order = metadata
-            .default_sort_order()
-            .fields
-            .iter()
-            .map(|field| {
-                let column = schema
-                    .field_by_id(field.source_id)
-                    .map(|f| f.name.clone())
-                    .unwrap_or_else(|| format!("<field {}>", field.source_id));
-                let direction = match field.direction {
-                    SortDirection::Ascending => "ASC",
-                    SortDirection::Descending => "DESC",
-                };
-                let nulls = match field.null_order {
-                    NullOrder::First => "NULLS FIRST",
-                    NullOrder::Last => "NULLS LAST",
-                };
-                let transform = field.transform.to_string();
-                let source = if transform == "identity" {
-                    column
-                } else {
-                    format!("{transform}({column})")
-                };
-                format!("{source} {direction} {nulls}")
-            })
-            .collect();
+        let sort_order = sort_order::keys_sql(metadata.default_sort_order(), schema);
         let mut properties: Vec<(String, String)> = metadata
             .properties()
             .iter()

@@ -66,7 +66,12 @@ pub fn to_sql(order: &SortOrder, schema: &Schema) -> Option<String> {
     if order.is_unsorted() {
         return None;
     }
-    let keys: Vec<String> = order
+    Some(format!("ORDER BY ({})", keys_sql(order, schema).join(", ")))
+}
+
+/// Each sort key as SQL: `ts DESC NULLS LAST`, `day(ts) ASC NULLS FIRST`.
+pub fn keys_sql(order: &SortOrder, schema: &Schema) -> Vec<String> {
+    order
         .fields
         .iter()
         .map(|field| {
@@ -88,8 +93,7 @@ pub fn to_sql(order: &SortOrder, schema: &Schema) -> Option<String> {
             };
             format!("{column} {direction} {nulls}")
         })
-        .collect();
-    Some(format!("ORDER BY ({})", keys.join(", ")))
+        .collect()
 }
 
 /// The ordering rows must arrive in for the writer to produce files sorted by `order`,

@@ -26,9 +26,7 @@ use crate::connection::{Connection, connection_of, report_changes};
 use crate::control::StatementLimits;
 use crate::copy::{begin_copy_in, copy_out};
 use crate::cursor::{Cursor, CursorStatement};
-use crate::results::{
-    error_info, respond, respond_rows, to_pg_error, user_error, write_notice,
-};
+use crate::results::{error_info, respond, respond_rows, to_pg_error, user_error, write_notice};
 
 /// Prepared statements the protocol layer keeps, which a statement drops.
 enum Forget {

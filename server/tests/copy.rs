@@ -160,6 +160,9 @@ async fn copy_in_through_the_extended_protocol() {
         sink.send(data).await.unwrap();
         sink.finish().await.unwrap();
     }
-    let row = client.query_one("SELECT count(*) FROM pairs", &[]).await.unwrap();
+    let row = client
+        .query_one("SELECT count(*) FROM pairs", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, i64>(0), 3);
 }
