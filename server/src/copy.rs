@@ -118,11 +118,7 @@ impl CopyHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        leave_extended_copy(client);
-        let state = client
-            .session_extensions()
-            .get_or_insert_with(CopyIn::default);
-        let Some(mut pending) = state.pending.lock().expect("copy lock").take() else {
+        let Some(mut pending) = end_copy_in(client) else {
             return Err(protocol_violation("CopyDone outside of COPY FROM STDIN"));
         };
         pending
@@ -156,11 +152,7 @@ impl CopyHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        leave_extended_copy(client);
-        let state = client
-            .session_extensions()
-            .get_or_insert_with(CopyIn::default);
-        state.pending.lock().expect("copy lock").take();
+        end_copy_in(client);
         PgWireError::UserError(Box::new(user_error(
             "57014",
             format!("COPY from stdin failed: {}", fail.message),
@@ -168,13 +160,21 @@ impl CopyHandler for Backend {
     }
 }
 
-/// pgwire leaves a COPY begun by the extended protocol in copy mode after CopyDone or
-/// CopyFail, where the client's following Sync would be ignored and the client would wait
-/// for ReadyForQuery forever: back to normal processing, so that Sync answers it.
-fn leave_extended_copy<C: ClientInfo>(client: &mut C) {
+/// Ends the connection's COPY FROM STDIN (after CopyDone or CopyFail), returning the load
+/// it was receiving. pgwire leaves a COPY begun by the extended protocol in copy mode,
+/// where the client's following Sync would be ignored and the client would wait for
+/// ReadyForQuery forever: back to normal processing, so that Sync answers it.
+fn end_copy_in<C: ClientInfo>(client: &mut C) -> Option<Pending> {
     if matches!(client.state(), PgWireConnectionState::CopyInProgress(true)) {
         client.set_state(PgWireConnectionState::ReadyForQuery);
     }
+    client
+        .session_extensions()
+        .get_or_insert_with(CopyIn::default)
+        .pending
+        .lock()
+        .expect("copy lock")
+        .take()
 }
 
 fn protocol_violation(message: &str) -> PgWireError {
