@@ -20,6 +20,7 @@ mod optimize;
 pub mod output;
 mod parquet_file;
 pub mod parser;
+mod partition_split;
 mod partition_values;
 mod pg_compat;
 mod predicate;

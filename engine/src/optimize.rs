@@ -214,6 +214,8 @@ async fn rewrite(
         ordered.rows,
         ordered.sort_order_id,
         &ctx.runtime_env().memory_pool,
+        // One writer: compaction's point is one file per partition near the target size.
+        1,
     )
     .await
 }

@@ -44,6 +44,18 @@ pub(crate) async fn track<F: Future>(progress: Arc<WriteProgress>, work: F) -> F
     CURRENT.scope(progress, work).await
 }
 
+/// `work` counting into the current statement's totals, for a task spawned to do part of
+/// the statement's writing (a spawned task does not inherit them by itself).
+pub(crate) fn carry<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    let current = CURRENT.try_with(Arc::clone).ok();
+    async move {
+        match current {
+            Some(progress) => CURRENT.scope(progress, work).await,
+            None => work.await,
+        }
+    }
+}
+
 /// Adds to the current statement's totals; outside a tracked statement it does nothing.
 pub(crate) fn add_written(rows: usize, bytes: usize) {
     let _ = CURRENT.try_with(|progress| {

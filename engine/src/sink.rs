@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::datasource::sink::DataSink;
 use datafusion::error::Result as DFResult;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
@@ -19,12 +20,14 @@ use datafusion::physical_plan::metrics::{
 };
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
-use iceberg::arrow::record_batch_partition_splitter::RecordBatchPartitionSplitter;
 use iceberg::table::Table;
+use tokio::sync::mpsc;
 
 use crate::catalog::FloeCatalog;
 use crate::commit::{Change, commit};
 use crate::error::{FloeError, Result, sqlstate, to_datafusion};
+use crate::partition_split::PartitionSplitter;
+use crate::progress;
 use crate::table_writer::{TableWriter, Written};
 
 /// The `DataSink` behind `INSERT INTO <iceberg table>`.
@@ -89,20 +92,118 @@ impl IcebergSink {
     }
 }
 
+/// Inputs up to this many rows all go to one writer, so that small and medium writes make
+/// one file per partition; beyond it batches are spread over all writers, each encoding and
+/// compressing on its own core.
+const PARALLEL_WRITE_MIN_ROWS: usize = 1 << 18;
+
 /// Writes `data` (the table's columns, in order) into new data files of `table`, not yet
-/// committed. `sort_order_id` says which sort order the rows arrive in, if any. When it
-/// fails, the files it began are removed again.
+/// committed, with up to `writers` table writers working in parallel (each has at most one
+/// open file per table partition). `sort_order_id` says which sort order the rows arrive
+/// in, if any: each writer receives a subsequence of the rows, so its files stay sorted.
+/// When it fails, the files it began are removed again.
 pub(crate) async fn write_data_files(
     table: &Table,
     file_schema: SchemaRef,
     data: SendableRecordBatchStream,
     sort_order_id: Option<i32>,
     pool: &Arc<dyn MemoryPool>,
+    writers: usize,
 ) -> Result<Written> {
-    let reservation =
-        MemoryConsumer::new(format!("write to {}", table.identifier())).register(pool);
-    let mut writer = TableWriter::new(table, file_schema.clone(), sort_order_id, reservation)?;
-    let written = match write_all_batches(table, &file_schema, data, &mut writer).await {
+    let writers = writers.max(1);
+    let mut senders = Vec::with_capacity(writers);
+    let mut tasks = Vec::with_capacity(writers);
+    for number in 0..writers {
+        let reservation =
+            MemoryConsumer::new(format!("write to {} ({number})", table.identifier()))
+                .register(pool);
+        let writer = TableWriter::new(table, file_schema.clone(), sort_order_id, reservation)?
+            .share_budget(writers);
+        let metadata = table.metadata();
+        let splitter = PartitionSplitter::new(
+            metadata.default_partition_spec(),
+            metadata.current_schema().clone(),
+        )?;
+        let (sender, batches) = mpsc::channel(2);
+        senders.push(sender);
+        tasks.push(SpawnedTask::spawn(progress::carry(run_writer(
+            writer, splitter, batches,
+        ))));
+    }
+    let dispatched = dispatch(table, &file_schema, data, &senders).await;
+    drop(senders);
+
+    let mut written = Written::default();
+    let mut failure = dispatched.err();
+    for task in tasks {
+        match task.join().await {
+            Ok(Ok(part)) => written.add(part),
+            // A writer's own error explains a failed dispatch better than the dispatch does.
+            Ok(Err(err)) => failure = Some(err),
+            Err(err) => {
+                failure = Some(FloeError::internal(format!("a table writer failed: {err}")))
+            }
+        }
+    }
+    if let Some(err) = failure {
+        for file in &written.files {
+            let _ = table.file_io().delete(file.file_path()).await;
+        }
+        return Err(err);
+    }
+    Ok(written)
+}
+
+/// Hands each batch to a writer with room for it, all to the first writer until the input
+/// is large enough to be worth spreading. Stops early when a writer has failed.
+async fn dispatch(
+    table: &Table,
+    file_schema: &SchemaRef,
+    mut data: SendableRecordBatchStream,
+    writers: &[mpsc::Sender<RecordBatch>],
+) -> Result<()> {
+    let mut rows = 0;
+    let mut next = 0;
+    while let Some(batch) = data.next().await {
+        let batch = to_file_schema(table, file_schema, batch?)?;
+        let mut target = 0;
+        if rows >= PARALLEL_WRITE_MIN_ROWS {
+            next = (next + 1) % writers.len();
+            // Prefer a writer with room, so that a slower one does not hold the others up.
+            target = (0..writers.len())
+                .map(|offset| (next + offset) % writers.len())
+                .find(|&writer| writers[writer].capacity() > 0)
+                .unwrap_or(next);
+        }
+        rows += batch.num_rows();
+        if writers[target].send(batch).await.is_err() {
+            // The writer failed; its error is what the statement reports.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One table writer's task: writes the batches it receives, then closes its files.
+async fn run_writer(
+    mut writer: TableWriter,
+    splitter: Option<PartitionSplitter>,
+    mut batches: mpsc::Receiver<RecordBatch>,
+) -> Result<Written> {
+    let write_all = async {
+        while let Some(batch) = batches.recv().await {
+            match &splitter {
+                None => writer.write(None, &batch).await?,
+                Some(splitter) => {
+                    for (key, part) in splitter.split(&batch)? {
+                        writer.write(Some(&key), &part).await?;
+                    }
+                }
+            }
+        }
+        Ok::<_, FloeError>(())
+    };
+    let written = match write_all.await {
         Ok(()) => writer.finish().await,
         Err(err) => Err(err),
     };
@@ -110,36 +211,6 @@ pub(crate) async fn write_data_files(
         writer.abort().await;
     }
     written
-}
-
-async fn write_all_batches(
-    table: &Table,
-    file_schema: &SchemaRef,
-    mut data: SendableRecordBatchStream,
-    writer: &mut TableWriter,
-) -> Result<()> {
-    let metadata = table.metadata();
-    let spec = metadata.default_partition_spec().clone();
-    let splitter = if spec.is_unpartitioned() {
-        None
-    } else {
-        Some(RecordBatchPartitionSplitter::try_new_with_computed_values(
-            metadata.current_schema().clone(),
-            spec,
-        )?)
-    };
-    while let Some(batch) = data.next().await {
-        let batch = to_file_schema(table, file_schema, batch?)?;
-        match &splitter {
-            None => writer.write(None, &batch).await?,
-            Some(splitter) => {
-                for (key, part) in splitter.split(&batch)? {
-                    writer.write(Some(&key), &part).await?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Checks NOT NULL columns, then relabels the batch with the field-id schema (the columns
@@ -206,6 +277,7 @@ impl DataSink for IcebergSink {
             data,
             self.sort_order_id,
             context.memory_pool(),
+            context.session_config().target_partitions(),
         )
         .await
         .map_err(to_datafusion)?;

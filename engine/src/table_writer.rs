@@ -43,6 +43,16 @@ pub struct Written {
     pub uncompressed_bytes: u64,
 }
 
+impl Written {
+    /// Adds what another writer of the same statement wrote.
+    pub fn add(&mut self, other: Written) {
+        self.files.extend(other.files);
+        self.rows += other.rows;
+        self.bytes += other.bytes;
+        self.uncompressed_bytes += other.uncompressed_bytes;
+    }
+}
+
 pub struct TableWriter {
     table: Table,
     schema: IcebergSchemaRef,
@@ -56,11 +66,19 @@ pub struct TableWriter {
     buffer_budget: usize,
     locations: DefaultLocationGenerator,
     names: DefaultFileNameGenerator,
-    open: HashMap<Struct, ParquetDataFile>,
+    open: HashMap<Struct, OpenFile>,
+    /// The sum of the open files' buffered bytes, kept up to date on every write.
+    buffered: usize,
     /// Every file begun, so that a failed write can remove them all.
     started: Vec<String>,
     written: Written,
     reservation: MemoryReservation,
+}
+
+/// An open file and the memory it buffered after its last write.
+struct OpenFile {
+    file: ParquetDataFile,
+    buffered: usize,
 }
 
 impl TableWriter {
@@ -97,10 +115,17 @@ impl TableWriter {
                 DataFileFormat::Parquet,
             ),
             open: HashMap::new(),
+            buffered: 0,
             started: Vec::new(),
             written: Written::default(),
             reservation,
         })
+    }
+
+    /// Makes this writer one of `writers` that share the write buffer budget.
+    pub fn share_budget(mut self, writers: usize) -> Self {
+        self.buffer_budget /= writers.max(1);
+        self
     }
 
     /// Writes `batch`, all of whose rows belong to `partition` (`None`: unpartitioned).
@@ -110,35 +135,39 @@ impl TableWriter {
         batch: &RecordBatch,
     ) -> Result<()> {
         let key = partition.map_or_else(Struct::empty, |p| p.data().clone());
-        let file = match self.open.remove(&key) {
-            Some(file) => file,
-            None => self.open_file(partition, key.clone()).await?,
+        let mut open = match self.open.remove(&key) {
+            Some(open) => open,
+            None => OpenFile {
+                file: self.open_file(partition, key.clone()).await?,
+                buffered: 0,
+            },
         };
-        let mut file = file;
-        let size_before = file.size_so_far();
-        file.write(batch).await?;
+        let size_before = open.file.size_so_far();
+        open.file.write(batch).await?;
         self.written.rows += batch.num_rows() as u64;
+        let size_after = open.file.size_so_far();
         // Running totals for a face's progress display while the statement runs.
-        progress::add_written(
-            batch.num_rows(),
-            file.size_so_far().saturating_sub(size_before),
-        );
-        if file.size_so_far() >= self.target_file_size {
-            self.close_file(file).await?;
+        progress::add_written(batch.num_rows(), size_after.saturating_sub(size_before));
+        self.buffered -= open.buffered;
+        if size_after >= self.target_file_size {
+            self.close_file(open.file).await?;
         } else {
-            if file.row_group_bytes() >= self.row_group_bytes {
-                file.flush_row_group().await?;
+            if open.file.row_group_bytes() >= self.row_group_bytes {
+                open.file.flush_row_group().await?;
             }
-            self.open.insert(key, file);
+            open.buffered = open.file.buffered_bytes();
+            self.buffered += open.buffered;
+            self.open.insert(key, open);
         }
         self.fit_buffers().await
     }
 
     /// Closes every open file and returns what was written (nothing is committed yet).
     pub async fn finish(&mut self) -> Result<Written> {
-        for (_, file) in std::mem::take(&mut self.open) {
-            self.close_file(file).await?;
+        for (_, open) in std::mem::take(&mut self.open) {
+            self.close_file(open.file).await?;
         }
+        self.buffered = 0;
         self.reservation.free();
         Ok(std::mem::take(&mut self.written))
     }
@@ -188,21 +217,23 @@ impl TableWriter {
     /// writing out the largest row groups in progress.
     async fn fit_buffers(&mut self) -> Result<()> {
         loop {
-            let buffered: usize = self
-                .open
-                .values()
-                .map(ParquetDataFile::buffered_bytes)
-                .sum();
-            if buffered <= self.buffer_budget && self.reservation.try_resize(buffered).is_ok() {
+            if self.buffered <= self.buffer_budget
+                && self.reservation.try_resize(self.buffered).is_ok()
+            {
                 return Ok(());
             }
             let largest = self
                 .open
                 .values_mut()
-                .filter(|file| file.row_group_bytes() > 0)
-                .max_by_key(|file| file.row_group_bytes());
+                .filter(|open| open.file.row_group_bytes() > 0)
+                .max_by_key(|open| open.file.row_group_bytes());
             match largest {
-                Some(file) => file.flush_row_group().await?,
+                Some(open) => {
+                    open.file.flush_row_group().await?;
+                    let now = open.file.buffered_bytes();
+                    self.buffered = self.buffered - open.buffered + now;
+                    open.buffered = now;
+                }
                 None => {
                     return Err(FloeError::new(
                         sqlstate::OUT_OF_MEMORY,
@@ -211,7 +242,7 @@ impl TableWriter {
                              files, more than the memory limit grants; write fewer partitions \
                              per statement or raise the memory limit",
                             self.table.identifier(),
-                            human_bytes(buffered as u64),
+                            human_bytes(self.buffered as u64),
                             self.open.len()
                         ),
                     ));
