@@ -28,8 +28,13 @@ const COMMIT_PATIENCE: Duration = Duration::from_secs(120);
 /// One kind of change to a table.
 #[derive(Debug, Clone)]
 pub enum Change {
-    /// New data files, added beside the live ones (`append` snapshot).
-    Append(Vec<DataFile>),
+    /// New data files, added beside the live ones (`append` snapshot). `arrow_bytes` is
+    /// the size the rows had in memory before encoding, when the writer knows it: the
+    /// summary then records it and the compression ratio.
+    Append {
+        files: Vec<DataFile>,
+        arrow_bytes: Option<u64>,
+    },
     /// Live data files swapped for new files holding the same rows (`replace` snapshot,
     /// as compaction writes it). `remove` holds data file paths.
     Replace {
@@ -105,7 +110,7 @@ async fn stage(
         .clone()
         .into_builder(base.metadata_location().map(str::to_string));
     let builder = match change {
-        Change::Append(files) | Change::Replace { add: files, .. }
+        Change::Append { files, .. } | Change::Replace { add: files, .. }
             if files
                 .iter()
                 .any(|f| f.content_type() != DataContentType::Data) =>
@@ -121,7 +126,7 @@ async fn stage(
                 "a delete snapshot adds only delete files",
             ));
         }
-        Change::Append(files) => {
+        Change::Append { files, arrow_bytes } => {
             add_data_snapshot(
                 base,
                 cache,
@@ -129,6 +134,7 @@ async fn stage(
                 Operation::Append,
                 &HashSet::new(),
                 files,
+                &compression_summary(files, *arrow_bytes),
                 written,
             )
             .await?
@@ -141,6 +147,7 @@ async fn stage(
                 Operation::Replace,
                 remove,
                 add,
+                &[],
                 written,
             )
             .await?
@@ -159,6 +166,7 @@ async fn stage(
                 Operation::Delete,
                 &HashSet::new(),
                 files,
+                &[],
                 written,
             )
             .await?
@@ -201,8 +209,30 @@ pub fn is_ancestor_of_current(metadata: &TableMetadata, snapshot_id: i64) -> boo
     false
 }
 
+/// Floe's snapshot summary entries for an append of `files`, whose rows took `arrow_bytes`
+/// in memory: that size, and the compression ratio it gives over the files' size.
+fn compression_summary(files: &[DataFile], arrow_bytes: Option<u64>) -> Vec<(String, String)> {
+    let stored: u64 = files.iter().map(DataFile::file_size_in_bytes).sum();
+    match arrow_bytes {
+        Some(arrow_bytes) if stored > 0 => vec![
+            (SUMMARY_ARROW_BYTES.to_string(), arrow_bytes.to_string()),
+            (
+                SUMMARY_COMPRESSION_RATIO.to_string(),
+                format!("{:.2}", arrow_bytes as f64 / stored as f64),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Summary entry: the in-memory (Arrow) size of the rows an append wrote.
+pub const SUMMARY_ARROW_BYTES: &str = "floe.added-arrow-bytes";
+/// Summary entry: that size divided by the size of the files written.
+pub const SUMMARY_COMPRESSION_RATIO: &str = "floe.compression-ratio";
+
 /// Adds a snapshot whose live files are the base's, minus the data files `remove`, plus
-/// `add` (data and delete files).
+/// `add` (data and delete files); `extra_summary` goes into its summary as it is.
+#[allow(clippy::too_many_arguments)]
 async fn add_data_snapshot(
     base: &Table,
     cache: &ManifestCache,
@@ -210,6 +240,7 @@ async fn add_data_snapshot(
     operation: Operation,
     remove: &HashSet<String>,
     add: &[DataFile],
+    extra_summary: &[(String, String)],
     written: &mut Vec<String>,
 ) -> Result<TableMetadataBuilder> {
     let metadata = base.metadata();
@@ -344,12 +375,14 @@ async fn add_data_snapshot(
     let next_row_id = list.next_row_id();
     list.close().await?;
 
+    let mut properties = with_totals(
+        summary.build(),
+        metadata.current_snapshot().map(|s| s.summary()),
+    );
+    properties.extend(extra_summary.iter().cloned());
     let summary = Summary {
         operation,
-        additional_properties: with_totals(
-            summary.build(),
-            metadata.current_snapshot().map(|s| s.summary()),
-        ),
+        additional_properties: properties,
     };
     let snapshot = Snapshot::builder()
         .with_snapshot_id(snapshot_id)

@@ -81,14 +81,13 @@ impl IcebergSink {
         }
     }
 
-    /// Appends `files` as one snapshot through the engine's one commit path.
-    async fn commit(&self, files: Vec<iceberg::spec::DataFile>) -> Result<Table> {
-        commit(
-            self.catalog.as_ref(),
-            self.table.identifier(),
-            &Change::Append(files),
-        )
-        .await
+    /// Appends what was written as one snapshot through the engine's one commit path.
+    async fn commit(&self, written: &Written) -> Result<Table> {
+        let change = Change::Append {
+            files: written.files.clone(),
+            arrow_bytes: Some(written.uncompressed_bytes),
+        };
+        commit(self.catalog.as_ref(), self.table.identifier(), &change).await
     }
 }
 
@@ -284,7 +283,7 @@ impl DataSink for IcebergSink {
         if written.files.is_empty() {
             return Ok(0);
         }
-        match self.commit(written.files.clone()).await {
+        match self.commit(&written).await {
             Ok(committed) => self.catalog.auto_compaction().after_append(
                 &self.catalog,
                 &committed,

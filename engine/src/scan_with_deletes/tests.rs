@@ -363,7 +363,15 @@ async fn files_without_their_identity_partition_column_read_it_from_the_manifest
         .partition(Struct::from_iter([Some(Literal::string("us"))]))
         .partition_spec_id(table.metadata().default_partition_spec_id());
     let imported = builder.build().unwrap();
-    commit_to(&engine, "p", Change::Append(vec![imported.clone()])).await;
+    commit_to(
+        &engine,
+        "p",
+        Change::Append {
+            files: vec![imported.clone()],
+            arrow_bytes: None,
+        },
+    )
+    .await;
 
     assert_eq!(
         rows(&engine, "SELECT id, region FROM p ORDER BY id").await,
