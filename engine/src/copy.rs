@@ -24,6 +24,7 @@ use iceberg::spec::{Schema as IcebergSchema, Type};
 
 use crate::error::{FloeError, Result, sqlstate};
 use crate::parser::{CopyFormat, CopyOptions};
+use crate::pg_text;
 use crate::types::sql_name;
 
 /// The files of one COPY FROM and how to read them.
@@ -83,19 +84,24 @@ impl CopySource {
             }
             (CopyFormat::Csv | CopyFormat::Text, Some(marker)) => {
                 // DataFusion's CSV reader has no NULL marker of its own: read text, turn
-                // the marker into NULL, then convert to the column types.
+                // the marker into NULL, decode the text format's escapes, then convert to
+                // the column types.
                 let text_schema = text_schema(&self.read_schema);
                 let frame = ctx
                     .read_csv(self.files.clone(), self.csv_options(&text_schema))
                     .await?;
+                let decode = pg_text::decode_function();
                 let columns = self
                     .read_schema
                     .fields()
                     .iter()
                     .map(|field| {
                         let text = Expr::Column(Column::from_name(field.name()));
-                        cast(nullif(text, lit(marker.clone())), field.data_type().clone())
-                            .alias(field.name())
+                        let mut value = nullif(text, lit(marker.clone()));
+                        if self.format == CopyFormat::Text {
+                            value = decode.call(vec![value]);
+                        }
+                        cast(value, field.data_type().clone()).alias(field.name())
                     })
                     .collect::<Vec<_>>();
                 frame.select(columns)?
@@ -244,7 +250,22 @@ impl CopySource {
                 .zip(self.read_schema.fields())
                 .zip(fields)
             {
-                let text = without_marker(text, null_marker.as_deref())?;
+                let mut text = without_marker(text, null_marker.as_deref())?;
+                if self.format == CopyFormat::Text {
+                    text = match decoded(&text) {
+                        Ok(text) => text,
+                        Err((row, message)) => {
+                            return Ok(Some(FloeError::new(
+                                sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                                format!(
+                                    "COPY {}: {message} ({shown}, line {})",
+                                    self.table_name,
+                                    first_line + rows_before + row
+                                ),
+                            )));
+                        }
+                    };
+                }
                 let Some((row, value)) = first_unconvertible(&text, target.data_type())? else {
                     if field.required
                         && let Some(row) = (0..text.len()).find(|&i| text.is_null(i))
@@ -301,6 +322,23 @@ fn without_marker(text: &ArrayRef, marker: Option<&str>) -> Result<ArrayRef> {
         .iter()
         .map(|value| value.filter(|v| *v != marker))
         .collect();
+    Ok(Arc::new(values))
+}
+
+/// Text-format fields with their escapes decoded; else the row of the first that cannot
+/// be decoded and why.
+fn decoded(text: &ArrayRef) -> std::result::Result<ArrayRef, (usize, String)> {
+    let strings = text.as_string::<i32>();
+    let values = strings
+        .iter()
+        .enumerate()
+        .map(|(row, value)| {
+            value
+                .map(|v| pg_text::decode(v).map(|d| d.into_owned()))
+                .transpose()
+                .map_err(|message| (row, message))
+        })
+        .collect::<std::result::Result<StringArray, _>>()?;
     Ok(Arc::new(values))
 }
 
@@ -374,7 +412,7 @@ pub async fn export(
     target: &str,
     options: &CopyOptions,
 ) -> Result<u64> {
-    let frame = DataFrame::new(ctx.state(), plan);
+    let mut frame = DataFrame::new(ctx.state(), plan);
     let write = DataFrameWriteOptions::new().with_single_file_output(!target.ends_with('/'));
     let format = match options.format {
         Some(format) => format,
@@ -383,10 +421,20 @@ pub async fn export(
     let batches = match format {
         CopyFormat::Csv | CopyFormat::Text => {
             let text = format == CopyFormat::Text;
+            let delimiter = options.delimiter.unwrap_or(if text { '\t' } else { ',' });
+            if text {
+                frame = with_text_escapes(frame, delimiter)?;
+            }
             let csv = CsvOptions {
                 has_header: Some(options.header),
-                delimiter: options.delimiter.unwrap_or(if text { '\t' } else { ',' }) as u8,
-                quote: options.quote.unwrap_or('"') as u8,
+                delimiter: delimiter as u8,
+                // Text has no quoting: escaped fields hold no delimiter or line break,
+                // and a NUL quote character never appears in text.
+                quote: if text {
+                    0
+                } else {
+                    options.quote.unwrap_or('"') as u8
+                },
                 escape: options.escape.map(|c| c as u8),
                 null_value: options
                     .null
@@ -400,6 +448,26 @@ pub async fn export(
         CopyFormat::Json => frame.write_json(target, write, None).await?,
     };
     Ok(crate::engine::count_from(&batches))
+}
+
+/// `frame` with its string columns escaped for the text format with `delimiter`.
+fn with_text_escapes(frame: DataFrame, delimiter: char) -> Result<DataFrame> {
+    let encode = pg_text::encode_function(delimiter);
+    let columns = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = Expr::Column(Column::from_name(field.name()));
+            match field.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => encode
+                    .call(vec![cast(column, DataType::Utf8)])
+                    .alias(field.name()),
+                _ => column,
+            }
+        })
+        .collect::<Vec<_>>();
+    Ok(frame.select(columns)?)
 }
 
 #[cfg(test)]

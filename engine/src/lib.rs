@@ -23,6 +23,7 @@ pub mod parser;
 mod partition_split;
 mod partition_values;
 mod pg_compat;
+mod pg_text;
 mod predicate;
 pub mod progress;
 mod pruning;
