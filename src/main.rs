@@ -10,6 +10,9 @@ use floe_engine::warehouse::DEFAULT_WAREHOUSE_DIR;
 use floe_server::ServerConfig;
 use floe_shell::{DEFAULT_MAX_ROWS, Format, Settings};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "floe", version, about = "Floe: SQL over Apache Iceberg tables")]
 struct Cli {

@@ -8,6 +8,7 @@ pub mod catalog_info;
 mod commit;
 mod copy;
 mod ddl;
+mod dictionary_choice;
 mod engine;
 pub mod error;
 mod field_ids;

@@ -191,6 +191,7 @@ async fn run_writer(
 ) -> Result<Written> {
     let write_all = async {
         while let Some(batch) = batches.recv().await {
+            writer.sample(&batch);
             match &splitter {
                 None => writer.write(None, &batch).await?,
                 Some(splitter) => {

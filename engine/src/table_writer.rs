@@ -22,6 +22,7 @@ use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, DefaultLocationGenerator, FileNameGenerator, LocationGenerator,
 };
 
+use crate::dictionary_choice::without_useless_dictionaries;
 use crate::error::{FloeError, Result, sqlstate};
 use crate::parquet_file::{ParquetDataFile, Placement};
 use crate::progress;
@@ -61,6 +62,8 @@ pub struct TableWriter {
     spec_id: i32,
     sort_order_id: Option<i32>,
     properties: WriterProperties,
+    /// Whether `properties` were tuned to a first batch already.
+    sampled: bool,
     target_file_size: usize,
     row_group_bytes: usize,
     buffer_budget: usize,
@@ -99,6 +102,7 @@ impl TableWriter {
             spec_id: metadata.default_partition_spec_id(),
             sort_order_id,
             properties: writer_properties(table_properties)?,
+            sampled: false,
             target_file_size: number(
                 table_properties,
                 TableProperties::PROPERTY_WRITE_TARGET_FILE_SIZE_BYTES,
@@ -120,6 +124,16 @@ impl TableWriter {
             written: Written::default(),
             reservation,
         })
+    }
+
+    /// Chooses encodings from a first batch of rows before any file is opened: columns
+    /// whose values are nearly all distinct there skip dictionary encoding.
+    pub fn sample(&mut self, batch: &RecordBatch) {
+        if !self.sampled {
+            self.sampled = true;
+            self.properties =
+                without_useless_dictionaries(std::mem::take(&mut self.properties), batch);
+        }
     }
 
     /// Makes this writer one of `writers` that share the write buffer budget.
