@@ -16,6 +16,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::source::DataSourceExec;
@@ -315,7 +316,24 @@ impl TableProvider for IcebergTable {
                         .with_statistics(Arc::new(statistics))
                 })
                 .collect();
-            let mut source = ParquetSource::new(self.schema.clone());
+            // The session's Parquet options (`SET datafusion.execution.parquet.*`) apply, and
+            // footers and page indexes stay in the session's file-metadata cache between
+            // queries, as for a Parquet listing table: an Iceberg data file never changes.
+            let store = state
+                .runtime_env()
+                .object_store(ObjectStoreUrl::local_filesystem())?;
+            let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+            let mut source = ParquetSource::new(self.schema.clone())
+                .with_table_parquet_options(
+                    state
+                        .table_options()
+                        .combine_with_session_config(state.config_options())
+                        .parquet,
+                )
+                .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
+                    store,
+                    metadata_cache,
+                )));
             if let Some(predicate) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
