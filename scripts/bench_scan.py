@@ -274,6 +274,11 @@ def planning(binary, warehouse, files, runs):
     return results
 
 
+def load_average():
+    """The 1-, 5- and 15-minute load averages: how much else ran on the machine."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def fastest(times):
     return min(times)
 
@@ -304,6 +309,7 @@ def main():
     duck_tables = {name: locations[name] for name, _, _ in TABLES}
 
     print(f"# Scan benchmark, TPC-H SF{args.scale}, floe {binary}\n")
+    print(f"Load average at the start: {load_average()}\n")
     print("| table | data files | MiB |\n|---|---|---|")
     for name in ["lineitem_month", "lineitem_flat", "lineitem_sorted", "orders"]:
         files, mib = layout(binary, warehouse, name)
@@ -365,6 +371,7 @@ def main():
     for label, (cold, warm, counters) in planning(binary, warehouse, args.files, runs).items():
         print(f"| {label} | {cold:.1f} | {warm[0]:.1f} | {statistics.median(warm):.1f} | "
               f"{counters['manifests read']} | {counters['data files read']} |")
+    print(f"\nLoad average at the end: {load_average()}")
 
 
 if __name__ == "__main__":
