@@ -184,6 +184,8 @@ if engine == "duckdb":
     import duckdb
     con = duckdb.connect(config={"autoinstall_known_extensions": "false",
                                  "autoload_known_extensions": "false"})
+    # No progress bar: past 2 s DuckDB would draw one on stdout, in the timed run.
+    con.execute("SET enable_progress_bar = false")
     for ext in ("avro", "iceberg"):
         spec = importlib.util.find_spec(f"duckdb_extension_{ext}")
         con.execute("LOAD '%s'" % os.path.join(os.path.dirname(spec.origin), "extensions",
@@ -202,7 +204,7 @@ for name, sql in queries:
     for _ in range(runs):
         started = time.perf_counter()
         result = run(sql)
-        out.writerow([name, (time.perf_counter() - started) * 1000])
+        out.writerow(["time", name, (time.perf_counter() - started) * 1000])
 """
 
 
@@ -213,8 +215,11 @@ def reference_queries(py, engine, tables, queries, runs):
     if done.returncode != 0:
         raise RuntimeError(f"{engine} failed:\n{done.stderr[-3000:]}")
     times = {}
-    for name, ms in csv.reader(io.StringIO(done.stdout)):
-        times.setdefault(name, []).append(float(ms))
+    for row in csv.reader(io.StringIO(done.stdout)):
+        if len(row) == 3 and row[0] == "time":
+            times.setdefault(row[1], []).append(float(row[2]))
+    if sorted(times) != sorted(name for name, _ in queries):
+        raise RuntimeError(f"{engine} timed {sorted(times)}:\n{done.stdout[-3000:]}")
     return times
 
 
