@@ -32,8 +32,8 @@ It uses the project's test venv (~/.cache/floe/venv, from tests/interop/requirem
 
 import argparse
 import csv
-import importlib.util
 import io
+import json
 import re
 import sqlite3
 import statistics
@@ -209,7 +209,6 @@ for name, sql in queries:
 
 
 def reference_queries(py, engine, tables, queries, runs):
-    import json
     done = subprocess.run([py, "-c", REFERENCE, engine, str(runs), json.dumps(tables),
                            json.dumps(queries)], capture_output=True, text=True)
     if done.returncode != 0:
