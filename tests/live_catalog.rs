@@ -128,3 +128,40 @@ async fn unchanged_tables_are_not_reread_and_new_commits_are_seen() {
             .contains("| 13 |")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_keep_data_file_footers_in_the_session_cache() {
+    // As for a Parquet listing table, a data file's footer and page index are read once
+    // and kept in the session's file-metadata cache for the next query.
+    let warehouse = tempfile::tempdir().unwrap();
+    let engine = Engine::open(warehouse.path()).await.unwrap();
+    engine
+        .execute_sql("CREATE TABLE f (x INT); INSERT INTO f VALUES (1), (2)")
+        .await
+        .unwrap();
+    let data_file = std::fs::read_dir(warehouse.path().join("public/f/data"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    let cache = engine
+        .session()
+        .runtime_env()
+        .cache_manager
+        .get_file_metadata_cache();
+    let cached = || -> Vec<String> { cache.list_entries().keys().map(|p| p.to_string()).collect() };
+    assert!(!cached().iter().any(|p| p.ends_with(&data_file)));
+    assert!(
+        query(&engine, "SELECT sum(x) AS s FROM f WHERE x > 0")
+            .await
+            .contains("| 3 |")
+    );
+    assert!(
+        cached().iter().any(|p| p.ends_with(&data_file)),
+        "{data_file} not in {:?}",
+        cached()
+    );
+}

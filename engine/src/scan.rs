@@ -3,14 +3,23 @@
 //! pruning visible: `EXPLAIN` shows the pushed predicate and how many manifests and data
 //! files planning kept out of the snapshot's totals, and `EXPLAIN ANALYZE` reports each
 //! stage as metrics. (Row groups and bytes read are the child's metrics.)
+//!
+//! The node is transparent to filter pushdown, so the filters joins and TopK sorts build
+//! while running (DataFusion's dynamic filters) reach the Parquet scan below and skip its
+//! files, row groups and pages as they do on a plain Parquet table.
 
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::common::Statistics;
+use datafusion::config::ConfigOptions;
 use datafusion::error::Result as DFResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterDescription, FilterPushdownPhase, FilterPushdownPropagation,
+};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 
@@ -155,5 +164,24 @@ impl ExecutionPlan for IcebergScanExec {
 
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
+    }
+
+    fn gather_filters_for_pushdown(
+        &self,
+        _phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        _config: &ConfigOptions,
+    ) -> DFResult<FilterDescription> {
+        // The child has this node's schema, so every filter from above applies to it.
+        FilterDescription::from_children(parent_filters, &self.children())
+    }
+
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> DFResult<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        Ok(FilterPushdownPropagation::if_all(child_pushdown_result))
     }
 }

@@ -16,6 +16,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::source::DataSourceExec;
@@ -181,24 +182,29 @@ impl IcebergTable {
     }
 }
 
-/// Deals files into `partitions` groups of similar total size, largest first.
-fn balance<T>(mut files: Vec<T>, partitions: usize, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
-    files.sort_by_key(|f| std::cmp::Reverse(size(f)));
-    let groups_count = partitions.clamp(1, files.len().max(1));
-    let mut groups: Vec<(u64, Vec<T>)> = (0..groups_count).map(|_| (0, Vec::new())).collect();
+/// Cuts `files`, in their order, into at most `partitions` runs of similar total size.
+/// Keeping the order (unlike dealing files out largest first) keeps neighbouring files in
+/// one stream: for a table in path order, that is neighbouring partitions, whose rows share
+/// keys (an order's lines ship in adjacent months), which partial aggregation folds early.
+fn balance<T>(files: Vec<T>, partitions: usize, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
+    let groups_count = partitions.clamp(1, files.len().max(1)) as u64;
+    let total: u64 = files.iter().map(&size).sum();
+    let mut groups: Vec<Vec<T>> = vec![Vec::new()];
+    let mut done = 0u64;
     for file in files {
-        let smallest = groups
-            .iter_mut()
-            .min_by_key(|(size, _)| *size)
-            .expect("at least one group");
-        smallest.0 += size(&file);
-        smallest.1.push(file);
+        // A new run starts once the runs so far hold their share of the total.
+        let runs = groups.len() as u64;
+        if runs < groups_count
+            && !groups[groups.len() - 1].is_empty()
+            && done * groups_count >= total * runs
+        {
+            groups.push(Vec::new());
+        }
+        done += size(&file);
+        groups.last_mut().expect("at least one group").push(file);
     }
+    groups.retain(|group| !group.is_empty());
     groups
-        .into_iter()
-        .filter(|(_, files)| !files.is_empty())
-        .map(|(_, files)| files)
-        .collect()
 }
 
 /// The object-store path of a data file location (`file:///a/b.parquet` -> `a/b.parquet`).
@@ -248,7 +254,9 @@ impl TableProvider for IcebergTable {
         let bound = predicate
             .clone()
             .and_then(|p| p.rewrite_not().bind(scan_schema.clone(), true).ok());
-        let tasks = self.plan_files(predicate.clone()).await?;
+        let mut tasks = self.plan_files(predicate.clone()).await?;
+        // In path order, as a Parquet listing table reads them (see `balance`).
+        tasks.sort_by(|a, b| a.data_file_path.cmp(&b.data_file_path));
         let summary = PruningSummary {
             table: display_table(self.table.identifier()),
             predicate: predicate.as_ref().map(|p| p.to_string()),
@@ -308,7 +316,24 @@ impl TableProvider for IcebergTable {
                         .with_statistics(Arc::new(statistics))
                 })
                 .collect();
-            let mut source = ParquetSource::new(self.schema.clone());
+            // The session's Parquet options (`SET datafusion.execution.parquet.*`) apply, and
+            // footers and page indexes stay in the session's file-metadata cache between
+            // queries, as for a Parquet listing table: an Iceberg data file never changes.
+            let store = state
+                .runtime_env()
+                .object_store(ObjectStoreUrl::local_filesystem())?;
+            let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+            let mut source = ParquetSource::new(self.schema.clone())
+                .with_table_parquet_options(
+                    state
+                        .table_options()
+                        .combine_with_session_config(state.config_options())
+                        .parquet,
+                )
+                .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
+                    store,
+                    metadata_cache,
+                )));
             if let Some(predicate) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
@@ -385,5 +410,34 @@ impl TableProvider for IcebergTable {
             sorted_by,
         );
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), ordering)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balance;
+
+    fn runs(sizes: &[u64], partitions: usize) -> Vec<Vec<u64>> {
+        balance(sizes.to_vec(), partitions, |size| *size)
+    }
+
+    #[test]
+    fn cuts_files_in_order_into_runs_of_similar_size() {
+        assert_eq!(
+            runs(&[1, 2, 3, 4, 5, 6, 7, 8], 2),
+            vec![vec![1, 2, 3, 4, 5, 6], vec![7, 8]]
+        );
+        assert_eq!(
+            runs(&[5; 9], 3),
+            vec![vec![5, 5, 5], vec![5, 5, 5], vec![5, 5, 5]]
+        );
+    }
+
+    #[test]
+    fn makes_no_empty_run_and_no_more_runs_than_asked() {
+        assert_eq!(runs(&[100, 1, 1], 8), vec![vec![100], vec![1], vec![1]]);
+        assert_eq!(runs(&[100, 1, 1], 2), vec![vec![100], vec![1, 1]]);
+        assert_eq!(runs(&[3, 4], 1), vec![vec![3, 4]]);
+        assert_eq!(runs(&[], 4), Vec::<Vec<u64>>::new());
     }
 }
