@@ -99,7 +99,7 @@ fn encode_rows(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<PgWireRes
 
 /// Columns arrow-pg describes but cannot encode, recast to the type it encodes the same
 /// way: fixed-size binary (Iceberg `fixed` and `uuid`) is sent as `bytea`.
-fn encodable(batch: RecordBatch) -> Result<RecordBatch, FloeError> {
+pub fn encodable(batch: RecordBatch) -> Result<RecordBatch, FloeError> {
     if !batch
         .schema()
         .fields()
