@@ -1,7 +1,7 @@
 """Python PostgreSQL clients against `floe serve`: psycopg 3 (parameters in text and
 binary, a named server-side cursor, COPY in binary format both ways), psycopg2, asyncpg (every scalar column type,
 prepared-statement type introspection, a cursor), SQLAlchemy (inspector table
-listing, parameters) and pandas.read_sql.
+listing, column reflection, parameters) and pandas.read_sql.
 
 Run by tests/interop/run.sh; FLOE_BIN names the floe binary.
 """
@@ -166,11 +166,23 @@ async def check_asyncpg(port):
 
 
 def check_sqlalchemy(port):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=floe dbname=floe", autocommit=True) as conn:
+        conn.execute("CREATE TABLE priced (id BIGINT NOT NULL, price NUMERIC(15, 2), label VARCHAR)")
     for driver in ("psycopg", "psycopg2"):
         engine = sqlalchemy.create_engine(f"postgresql+{driver}://floe@127.0.0.1:{port}/floe")
         inspector = sqlalchemy.inspect(engine)
         assert "public" in inspector.get_schema_names()
-        assert sorted(inspector.get_table_names()) == ["all_types", "copied", "numbers"]
+        assert sorted(inspector.get_table_names()) == ["all_types", "copied", "numbers", "priced"]
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"], c["default"])
+            for c in inspector.get_columns("priced")
+        ]
+        assert columns == [
+            ("id", "BIGINT", False, None),
+            ("price", "NUMERIC(15, 2)", True, None),
+            ("label", "TEXT", True, None),
+        ], columns
+        assert [c["name"] for c in inspector.get_columns("all_types")] == COLUMNS.split(", ")
         with engine.connect() as conn:
             found = conn.execute(
                 sqlalchemy.text("SELECT n FROM numbers WHERE n BETWEEN :lo AND :hi ORDER BY n"),
