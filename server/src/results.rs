@@ -59,21 +59,6 @@ fn character_index(sql: &str, line: usize, column: usize) -> Option<usize> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn positions_count_characters_across_lines() {
-        assert_eq!(character_index("SELECT x", 1, 8), Some(8));
-        assert_eq!(
-            character_index("SELECT 1;\nSELECT é, nope", 2, 11),
-            Some(21)
-        );
-        assert_eq!(character_index("SELECT 1", 3, 1), None);
-    }
-}
-
 /// A NOTICE saying what a write added to the table (rows, files, bytes, compression),
 /// sent before its command tag, which keeps PostgreSQL's `INSERT 0 n` form for drivers.
 pub fn write_notice(output: &Output) -> Option<PgWireBackendMessage> {
@@ -190,5 +175,20 @@ fn command_response(tag: &'static str, rows: Option<u64>) -> Response {
             Some(rows) => Response::Execution(Tag::new(tag).with_rows(rows as usize)),
             None => Response::Execution(Tag::new(tag)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_across_lines() {
+        assert_eq!(character_index("SELECT x", 1, 8), Some(8));
+        assert_eq!(
+            character_index("SELECT 1;\nSELECT é, nope", 2, 11),
+            Some(21)
+        );
+        assert_eq!(character_index("SELECT 1", 3, 1), None);
     }
 }
