@@ -34,6 +34,7 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use crate::copy::{self, CopySource, OneStream};
 use crate::ddl;
 use crate::error::{FloeError, Result};
+use crate::information_schema;
 use crate::live_catalog::LiveCatalog;
 use crate::maintenance::{self, FloeSettings};
 use crate::names::{schema_name, table_name};
@@ -86,13 +87,15 @@ impl Engine {
         let config = SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_SCHEMA)
-            .with_information_schema(true)
+            // Floe serves information_schema itself (DataFusion's tables and more).
+            .with_information_schema(false)
             // Planning errors then carry the position of the name or expression at fault.
             .set_bool("datafusion.sql_parser.collect_spans", true);
         let ctx = SessionContext::new_with_config(config);
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
         pg_compat::install(&ctx)?;
+        information_schema::install(&ctx)?;
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
         Ok(Self {

@@ -11,6 +11,7 @@ mod ddl;
 mod engine;
 pub mod error;
 mod field_ids;
+mod information_schema;
 mod live_catalog;
 mod maintenance;
 mod manifest_cache;
