@@ -6,7 +6,7 @@
 //! CSV is parsed at full speed with all files in parallel; only when that fails are the
 //! files read again, one by one and in order, to name the file, line and column at fault.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
@@ -15,9 +15,13 @@ use datafusion::common::config::CsvOptions;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr, LogicalPlan, cast, lit};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
 use futures::{StreamExt, TryStreamExt};
 use iceberg::spec::{Schema as IcebergSchema, Type};
@@ -52,6 +56,7 @@ impl CopySource {
         shown: Option<&str>,
     ) -> Result<Self> {
         let format = match options.format {
+            Some(CopyFormat::Binary) => return Err(binary_needs_a_client()),
             Some(format) => format,
             None => format_from_extension(source).unwrap_or(CopyFormat::Text),
         };
@@ -122,6 +127,7 @@ impl CopySource {
                 let frame = ctx.read_parquet(self.files.clone(), options).await?;
                 self.by_name(frame)?
             }
+            (CopyFormat::Binary, _) => return Err(binary_needs_a_client()),
         };
         Ok(frame.into_unoptimized_plan())
     }
@@ -392,6 +398,54 @@ async fn list_files(ctx: &SessionContext, source: &str) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// A stream of rows as a scan's one partition, for loading rows a face decoded: it can be
+/// read once, as a load reads it.
+pub struct OneStream {
+    schema: SchemaRef,
+    rows: Mutex<Option<SendableRecordBatchStream>>,
+}
+
+impl OneStream {
+    pub fn new(rows: SendableRecordBatchStream) -> Self {
+        Self {
+            schema: rows.schema(),
+            rows: Mutex::new(Some(rows)),
+        }
+    }
+}
+
+impl std::fmt::Debug for OneStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneStream").finish_non_exhaustive()
+    }
+}
+
+impl PartitionStream for OneStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let taken = self.rows.lock().expect("rows lock").take();
+        taken.unwrap_or_else(|| {
+            let again = DataFusionError::Execution("the rows of a COPY were read twice".into());
+            Box::pin(RecordBatchStreamAdapter::new(
+                self.schema.clone(),
+                futures::stream::once(async move { Err(again) }),
+            ))
+        })
+    }
+}
+
+/// PostgreSQL's binary COPY format is decoded and encoded by the wire server, which
+/// streams it from and to its client; files take the other formats.
+fn binary_needs_a_client() -> FloeError {
+    FloeError::unsupported(
+        "COPY FORMAT binary is PostgreSQL's binary stream, which travels over the wire \
+         protocol: use it with FROM STDIN or TO STDOUT; files take csv, text, parquet or json",
+    )
+}
+
 fn format_from_extension(path: &str) -> Option<CopyFormat> {
     let lower = path.to_ascii_lowercase();
     let extension = lower.rsplit('.').next()?;
@@ -446,6 +500,7 @@ pub async fn export(
         }
         CopyFormat::Parquet => frame.write_parquet(target, write, None).await?,
         CopyFormat::Json => frame.write_json(target, write, None).await?,
+        CopyFormat::Binary => return Err(binary_needs_a_client()),
     };
     Ok(crate::engine::count_from(&batches))
 }

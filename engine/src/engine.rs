@@ -6,11 +6,13 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Schema as ArrowSchema, SchemaRef};
 use datafusion::catalog::TableProvider;
+use datafusion::catalog::streaming::StreamingTable;
 use datafusion::common::ParamValues;
 use datafusion::datasource::provider_as_source;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::{SessionConfig, SessionContext, SessionState};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
@@ -18,17 +20,21 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{
     DdlStatement, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, WriteOp,
 };
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::DataFrame;
 use datafusion::sql::TableReference;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{Query, Statement as SqlStatement};
+use futures::TryStreamExt;
+use futures::stream::BoxStream;
 use iceberg::spec::{NestedField, Schema};
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, TableIdent};
 
-use crate::copy::{self, CopySource};
+use crate::copy::{self, CopySource, OneStream};
 use crate::ddl;
 use crate::error::{FloeError, Result};
+use crate::information_schema;
 use crate::live_catalog::LiveCatalog;
 use crate::maintenance::{self, FloeSettings};
 use crate::names::{schema_name, table_name};
@@ -81,13 +87,15 @@ impl Engine {
         let config = SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_SCHEMA)
-            .with_information_schema(true)
+            // Floe serves information_schema itself (DataFusion's tables and more).
+            .with_information_schema(false)
             // Planning errors then carry the position of the name or expression at fault.
             .set_bool("datafusion.sql_parser.collect_spans", true);
         let ctx = SessionContext::new_with_config(config);
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
         pg_compat::install(&ctx)?;
+        information_schema::install(&ctx)?;
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
         Ok(Self {
@@ -551,6 +559,46 @@ impl Engine {
             }),
             Err(err) => Err(files.explain(&self.ctx, err).await),
         }
+    }
+
+    /// Loads rows that a face decodes itself (PostgreSQL's binary COPY, say) into `table`
+    /// in one commit, through the same INSERT path as [`Engine::copy_from`]. `decode` is
+    /// given the table's name and columns (their nullability included) and returns the rows
+    /// with those columns, all nullable; an error it yields fails the load, committing
+    /// nothing.
+    pub async fn copy_from_stream<F>(
+        &self,
+        table: &datafusion::sql::sqlparser::ast::ObjectName,
+        decode: F,
+    ) -> Result<Output>
+    where
+        F: FnOnce(&str, SchemaRef) -> BoxStream<'static, Result<RecordBatch>>,
+    {
+        let ident = table_name(table, &self.current_schema())?;
+        let table = self.load_table(&ident).await?;
+        let columns = Arc::new(iceberg::arrow::schema_to_arrow_schema(
+            table.metadata().current_schema(),
+        )?);
+        let nullable: Vec<_> = columns
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let rows = decode(&ident.to_string(), columns)
+            .map_err(|err| DataFusionError::External(Box::new(err)));
+        let schema = Arc::new(ArrowSchema::new(nullable));
+        let rows = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), rows));
+        let source = StreamingTable::try_new(schema, vec![Arc::new(OneStream::new(rows))])?;
+        let plan = self
+            .ctx
+            .read_table(Arc::new(source))?
+            .into_unoptimized_plan();
+        let (rows, written) = self.insert_plan(&ident, table, plan).await?;
+        Ok(Output::Command {
+            tag: "COPY",
+            rows: Some(rows),
+            written,
+        })
     }
 
     /// The rows of `query`, for a face that sends them on (COPY ... TO STDOUT).

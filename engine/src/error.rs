@@ -73,6 +73,9 @@ pub mod sqlstate {
     pub const IO_ERROR: &str = "58030";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const INVALID_DATETIME_FORMAT: &str = "22007";
+    pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
+    pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
+    pub const BAD_COPY_FILE_FORMAT: &str = "22P04";
     pub const UNDEFINED_FILE: &str = "58P01";
     pub const INTERNAL_ERROR: &str = "XX000";
 }

@@ -126,6 +126,9 @@ pub enum CopyFormat {
     Parquet,
     /// Newline-delimited JSON, one object per row.
     Json,
+    /// PostgreSQL's binary COPY stream, which only the wire protocol carries (the server
+    /// decodes and encodes it; files use the other formats).
+    Binary,
 }
 
 /// One entry of a table's `ORDER BY (...)`.
@@ -607,12 +610,9 @@ fn copy_format(name: &str) -> Result<CopyFormat> {
         "text" => Ok(CopyFormat::Text),
         "parquet" => Ok(CopyFormat::Parquet),
         "json" | "ndjson" => Ok(CopyFormat::Json),
-        "binary" => Err(FloeError::unsupported(
-            "COPY FORMAT binary reads and writes PostgreSQL's binary stream, which only the \
-             wire protocol carries; for files use csv, text, parquet or json",
-        )),
+        "binary" => Ok(CopyFormat::Binary),
         other => Err(FloeError::syntax(format!(
-            "unknown COPY format {other}; expected csv, text, parquet or json"
+            "unknown COPY format {other}; expected csv, text, parquet, json or binary"
         ))),
     }
 }
@@ -985,6 +985,15 @@ mod tests {
                 ..CopyOptions::default()
             }
         );
+        for binary in [
+            "COPY t FROM STDIN (FORMAT binary)",
+            "COPY t FROM STDIN WITH BINARY",
+        ] {
+            let Statement::CopyFrom { options, .. } = one(binary) else {
+                panic!("not a COPY FROM")
+            };
+            assert_eq!(options.format, Some(CopyFormat::Binary), "{binary}");
+        }
         let Statement::CopyFrom { options, .. } = one("COPY t FROM 'f' CSV HEADER false") else {
             panic!("not a COPY FROM")
         };

@@ -15,8 +15,9 @@ use datafusion::logical_expr::{
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SetExpr,
-    Statement as SqlStatement, Value, visit_expressions_mut,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, SelectItem,
+    SetExpr, Statement as SqlStatement, TableFactor, Value, visit_expressions,
+    visit_expressions_mut,
 };
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
@@ -32,6 +33,10 @@ static COMPATIBILITY: LazyLock<PostgresCompatibilityParser> =
 pub fn install(ctx: &SessionContext) -> Result<()> {
     datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG_NAME, EmptyContextProvider)
         .map_err(|err| FloeError::from(*err))?;
+    if let Some(catalog) = ctx.catalog(CATALOG_NAME) {
+        crate::pg_attribute::install(&catalog)?;
+    }
+    crate::pg_functions::install(ctx);
     let version = create_udf(
         "version",
         vec![],
@@ -190,6 +195,8 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     for statement in &mut statements {
         drop_toast_options(statement);
         rewrite_functions(statement);
+        strip_object_casts(statement);
+        aggregate_scalar_subqueries(statement);
         table_visibility(statement, search_path);
     }
     let all_queries = !statements.is_empty()
@@ -197,6 +204,221 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
             .iter()
             .all(|s| matches!(s, SqlStatement::Query(_)));
     all_queries.then_some(statements)
+}
+
+/// Casts to PostgreSQL's object-identifier types (`regclass`, `oid`, ...) that are left
+/// after the compatibility rewrites, which drop only the outer one of nested casts such as
+/// SQLAlchemy's `CAST(CAST(x AS REGCLASS) AS OID)`. Floe's oids are plain integers, so the
+/// cast is dropped and the value kept. Expressions are visited innermost first.
+fn strip_object_casts(statement: &mut SqlStatement) {
+    const OBJECT_TYPES: [&str; 6] = [
+        "regclass",
+        "regtype",
+        "regproc",
+        "regprocedure",
+        "regnamespace",
+        "oid",
+    ];
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Cast {
+            data_type,
+            expr: inner,
+            ..
+        } = expr
+        {
+            let name = data_type.to_string().to_ascii_lowercase();
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+            if OBJECT_TYPES.contains(&name) {
+                *expr = std::mem::replace(inner.as_mut(), Expr::Value(Value::Null.into()));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// A scalar subquery of a catalog query returns at most one row (PostgreSQL fails the
+/// query otherwise), but DataFusion plans a correlated one only when it is aggregated and
+/// its WHERE has no condition on the outer row alone: `(SELECT x FROM t WHERE outer.c AND
+/// t.k = outer.k)` becomes `CASE WHEN outer.c THEN (SELECT max(x) FROM t WHERE t.k =
+/// outer.k) END`, which is the same value for zero or one row.
+fn aggregate_scalar_subqueries(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        // An ordered subquery picks its row (ORDER BY ... LIMIT 1): max() would not.
+        if let Expr::Subquery(query) = expr
+            && query.order_by.is_none()
+            && let SetExpr::Select(select) = query.body.as_mut()
+            && select.projection.len() == 1
+            && matches!(&select.group_by, GroupByExpr::Expressions(keys, _) if keys.is_empty())
+            && select.having.is_none()
+        {
+            // `WHERE ... AND x = NULL` finds no row: the subquery is NULL. Floe has no
+            // sequences, so pg_get_serial_sequence() is NULL (SQLAlchemy's identity lookup).
+            if select
+                .selection
+                .clone()
+                .is_some_and(|selection| conjuncts(selection).iter().any(is_equal_to_null))
+            {
+                *expr = Expr::Value(Value::Null.into());
+                return ControlFlow::Continue(());
+            }
+            let item = match &mut select.projection[0] {
+                SelectItem::UnnamedExpr(item) => item,
+                SelectItem::ExprWithAlias { expr: item, .. } => item,
+                _ => return ControlFlow::Continue(()),
+            };
+            if has_aggregate(item) {
+                return ControlFlow::Continue(());
+            }
+            let Some(aggregated) = parse_expr(&format!("max({item})")) else {
+                return ControlFlow::Continue(());
+            };
+            *item = aggregated;
+            let inner: Vec<String> = select
+                .from
+                .iter()
+                .flat_map(|from| {
+                    std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+                })
+                .filter_map(relation_name)
+                .collect();
+            let mut outer_only = Vec::new();
+            if let Some(selection) = select.selection.take() {
+                let mut kept = Vec::new();
+                for condition in conjuncts(selection) {
+                    if on_outer_row_only(&condition, &inner) {
+                        outer_only.push(condition);
+                    } else {
+                        kept.push(condition);
+                    }
+                }
+                select.selection = and_all(kept);
+            }
+            if let Some(condition) = and_all(outer_only) {
+                *expr = Expr::Case {
+                    case_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                    end_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                    operand: None,
+                    conditions: vec![datafusion::sql::sqlparser::ast::CaseWhen {
+                        condition,
+                        result: expr.clone(),
+                    }],
+                    else_result: None,
+                };
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The name a relation in FROM is referred to by: its alias, else its table name.
+fn relation_name(relation: &TableFactor) -> Option<String> {
+    match relation {
+        TableFactor::Table { name, alias, .. } => Some(match alias {
+            Some(alias) => alias.name.value.to_ascii_lowercase(),
+            None => name.0.last()?.to_string().to_ascii_lowercase(),
+        }),
+        _ => None,
+    }
+}
+
+fn conjuncts(expr: Expr) -> Vec<Expr> {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            let mut all = conjuncts(*left);
+            all.extend(conjuncts(*right));
+            all
+        }
+        Expr::Nested(inner)
+            if matches!(
+                inner.as_ref(),
+                Expr::BinaryOp {
+                    op: BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            conjuncts(*inner)
+        }
+        other => vec![other],
+    }
+}
+
+fn is_equal_to_null(condition: &Expr) -> bool {
+    let null = |e: &Expr| match e {
+        Expr::Value(v) => v.value == Value::Null,
+        Expr::Function(function) => function
+            .name
+            .to_string()
+            .to_ascii_lowercase()
+            .ends_with("pg_get_serial_sequence"),
+        _ => false,
+    };
+    matches!(condition, Expr::BinaryOp { left, op: BinaryOperator::Eq, right }
+        if null(left) || null(right))
+}
+
+fn and_all(conditions: Vec<Expr>) -> Option<Expr> {
+    conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    })
+}
+
+/// Whether `condition` names only columns qualified by relations other than `inner` (so
+/// it is about the outer row); an unqualified column or a subquery could be inner.
+fn on_outer_row_only(condition: &Expr, inner: &[String]) -> bool {
+    let mut qualified = 0;
+    let outer = visit_expressions(condition, |e| match e {
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+            let relation = parts[parts.len() - 2].value.to_ascii_lowercase();
+            qualified += 1;
+            if inner.contains(&relation) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+        Expr::Identifier(_) | Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    outer.is_continue() && qualified > 0
+}
+
+fn has_aggregate(expr: &Expr) -> bool {
+    const AGGREGATES: [&str; 12] = [
+        "count",
+        "max",
+        "min",
+        "sum",
+        "avg",
+        "array_agg",
+        "string_agg",
+        "bool_and",
+        "bool_or",
+        "every",
+        "json_agg",
+        "jsonb_agg",
+    ];
+    let mut found = false;
+    let _ = visit_expressions(expr, |e| {
+        if let Expr::Function(function) = e {
+            let name = function.name.to_string().to_ascii_lowercase();
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+            if AGGREGATES.contains(&name) {
+                found = true;
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    found
 }
 
 /// psql's `\d+` reads the table's storage options, with those of its TOAST table:

@@ -88,6 +88,11 @@ impl IcebergTable {
         })
     }
 
+    /// The table's current Iceberg schema (required columns, decimal precision and scale).
+    pub fn iceberg_schema(&self) -> &iceberg::spec::Schema {
+        self.table.metadata().current_schema()
+    }
+
     /// The table as of snapshot `snapshot_id` (time travel); such a table is read-only.
     pub fn at_snapshot(mut self, snapshot_id: i64) -> Self {
         self.snapshot_id = Some(snapshot_id);

@@ -1,19 +1,23 @@
 //! COPY over the wire. `COPY t FROM STDIN` spools the client's CopyData into a file and
-//! loads it with the engine's COPY, so the rows land in one Iceberg commit and a bad row is
-//! named by its line. `COPY (query) TO STDOUT` streams the query's rows to the client as
-//! CSV or text, one CopyData message per row.
+//! loads it with the engine's COPY (text and csv), or decodes it here (PostgreSQL's binary
+//! format) into rows the engine loads, so the rows land in one Iceberg commit and a bad row
+//! is named by its line or tuple. `COPY (query) TO STDOUT` streams the query's rows to the
+//! client as text, CSV or binary, one CopyData message per row.
 
 use std::fmt::Debug;
-use std::io::Write;
+use std::io::{BufReader, Write};
 use std::sync::{Arc, Mutex};
 
 use floe_engine::arrow::array::RecordBatch;
 use floe_engine::arrow::csv::WriterBuilder;
+use floe_engine::arrow::datatypes::SchemaRef;
 use floe_engine::parser::{CopyFormat, CopyOptions};
 use floe_engine::sql::ast::{ObjectName, Query};
 use floe_engine::{FloeError, Output, Statement};
+use futures::stream::BoxStream;
 use futures::{Sink, SinkExt, StreamExt, stream};
 use pgwire::api::copy::CopyHandler;
+use pgwire::api::portal::Format;
 use pgwire::api::results::{CopyResponse, Response, Tag};
 use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{PgWireError, PgWireResult};
@@ -21,8 +25,9 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 
 use crate::Backend;
+use crate::binary_copy::{BinaryCopyReader, BinaryTuples};
 use crate::connection::connection_of;
-use crate::results::{error_info, to_pg_error, user_error, write_notice};
+use crate::results::{encodable, error_info, to_pg_error, user_error, write_notice};
 
 /// The COPY FROM STDIN a connection is receiving, if any.
 #[derive(Default)]
@@ -45,12 +50,13 @@ pub async fn begin_copy_in<C: ClientInfo>(
 ) -> PgWireResult<Response> {
     if !matches!(
         options.format,
-        None | Some(CopyFormat::Csv | CopyFormat::Text)
+        None | Some(CopyFormat::Csv | CopyFormat::Text | CopyFormat::Binary)
     ) {
         return Err(to_pg_error(FloeError::unsupported(
-            "COPY FROM STDIN takes text or csv",
+            "COPY FROM STDIN takes text, csv or binary",
         )));
     }
+    let format = copy_format_code(&options);
     let connection = connection_of(client)?;
     let columns = table_columns(&connection.session, &table).await?;
     let spool = tempfile::Builder::new()
@@ -67,10 +73,15 @@ pub async fn begin_copy_in<C: ClientInfo>(
         spool,
     });
     Ok(Response::CopyIn(CopyResponse::new(
-        0,
+        format,
         columns,
         stream::empty(),
     )))
+}
+
+/// The protocol's overall format code of a COPY: 1 for binary, 0 for text and csv.
+fn copy_format_code(options: &CopyOptions) -> i8 {
+    i8::from(options.format == Some(CopyFormat::Binary))
 }
 
 /// How many columns `table` has (and an error if there is no such table).
@@ -126,12 +137,22 @@ impl CopyHandler for Backend {
             .flush()
             .map_err(|err| to_pg_error(err.into()))?;
         let connection = connection_of(client)?;
-        let path = pending.spool.path().to_string_lossy().into_owned();
-        let output = connection
-            .session
-            .copy_from(&pending.table, &path, &pending.options, Some("STDIN"))
-            .await
-            .map_err(|err| PgWireError::UserError(Box::new(error_info(err))))?;
+        let output = if pending.options.format == Some(CopyFormat::Binary) {
+            let table = pending.table.clone();
+            connection
+                .session
+                .copy_from_stream(&table, |name, columns| {
+                    decode_binary(pending.spool, name, columns)
+                })
+                .await
+        } else {
+            let path = pending.spool.path().to_string_lossy().into_owned();
+            connection
+                .session
+                .copy_from(&pending.table, &path, &pending.options, Some("STDIN"))
+                .await
+        }
+        .map_err(|err| PgWireError::UserError(Box::new(error_info(err))))?;
         if let Some(notice) = write_notice(&output) {
             client.feed(notice).await?;
         }
@@ -177,6 +198,30 @@ fn end_copy_in<C: ClientInfo>(client: &mut C) -> Option<Pending> {
         .take()
 }
 
+/// The rows of a spooled binary COPY, decoded batch by batch off the async threads; the
+/// spool lives (and is deleted) with the stream.
+fn decode_binary(
+    spool: tempfile::NamedTempFile,
+    table: &str,
+    columns: SchemaRef,
+) -> BoxStream<'static, Result<RecordBatch, FloeError>> {
+    let reader = spool
+        .reopen()
+        .map_err(FloeError::from)
+        .and_then(|file| BinaryCopyReader::new(BufReader::new(file), table, columns));
+    let reader = match reader {
+        Ok(reader) => reader,
+        Err(err) => return stream::once(async move { Err(err) }).boxed(),
+    };
+    stream::try_unfold((reader, spool), |(mut reader, spool)| async move {
+        let (batch, reader) = tokio::task::spawn_blocking(move || (reader.next_batch(), reader))
+            .await
+            .map_err(|err| FloeError::internal(format!("COPY decoding stopped: {err}")))?;
+        Ok(batch?.map(|batch| (batch, (reader, spool))))
+    })
+    .boxed()
+}
+
 fn protocol_violation(message: &str) -> PgWireError {
     PgWireError::UserError(Box::new(user_error("08P01", message)))
 }
@@ -191,9 +236,10 @@ pub async fn copy_out(
     let text = match options.format {
         None | Some(CopyFormat::Text) => true,
         Some(CopyFormat::Csv) => false,
+        Some(CopyFormat::Binary) => false,
         Some(_) => {
             return Err(to_pg_error(FloeError::unsupported(
-                "COPY TO STDOUT writes text or csv",
+                "COPY TO STDOUT writes text, csv or binary",
             )));
         }
     };
@@ -203,6 +249,11 @@ pub async fn copy_out(
         )));
     };
     let columns = batches.schema().fields().len();
+    if options.format == Some(CopyFormat::Binary) {
+        let schema = batches.schema();
+        let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
+        return binary_copy_out(&schema, batches);
+    }
     let encoder = Arc::new(RowEncoder { text, options });
     let mut header = encoder
         .options
@@ -216,6 +267,35 @@ pub async fn copy_out(
         stream::iter(encoded)
     });
     Ok(Response::CopyOut(CopyResponse::new(0, columns, rows)))
+}
+
+/// The rows of `batches` as binary COPY tuples, encoded as result rows are (arrow-pg).
+fn binary_copy_out(
+    schema: &SchemaRef,
+    batches: BoxStream<'static, Result<RecordBatch, FloeError>>,
+) -> PgWireResult<Response> {
+    let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
+        schema,
+        &Format::UnifiedBinary,
+        None,
+    )?);
+    let columns = fields.len();
+    let tuples = Arc::new(Mutex::new(BinaryTuples::new(fields)));
+    let end = tuples.clone();
+    let rows = batches
+        .flat_map(move |batch| {
+            stream::iter(match batch.and_then(encodable) {
+                Ok(batch) => tuples.lock().expect("copy lock").encode(&batch),
+                Err(err) => vec![Err(to_pg_error(err))],
+            })
+        })
+        .chain(stream::once(async move {
+            Ok(end.lock().expect("copy lock").end())
+        }));
+    // pgwire would add a trailer of its own to a binary response; this one ends itself.
+    let mut response = CopyResponse::new(0, columns, rows);
+    response.format = 1;
+    Ok(Response::CopyOut(response))
 }
 
 struct RowEncoder {

@@ -4,6 +4,7 @@
 //! their SQLSTATE). It never plans anything itself.
 
 mod auth;
+mod binary_copy;
 mod config;
 mod connection;
 mod control;

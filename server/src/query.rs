@@ -26,7 +26,9 @@ use crate::connection::{Connection, connection_of, report_changes};
 use crate::control::StatementLimits;
 use crate::copy::{begin_copy_in, copy_out};
 use crate::cursor::{Cursor, CursorStatement};
-use crate::results::{error_info, respond, respond_rows, to_pg_error, user_error, write_notice};
+use crate::results::{
+    error_info_in, respond, respond_rows, to_pg_error, to_pg_error_in, user_error, write_notice,
+};
 
 /// Prepared statements the protocol layer keeps, which a statement drops.
 enum Forget {
@@ -107,7 +109,7 @@ impl SimpleQueryHandler for Backend {
         let session = &connection.session;
         let statements = match session.parse(query) {
             Ok(statements) => statements,
-            Err(err) => return Ok(vec![Response::Error(Box::new(error_info(err)))]),
+            Err(err) => return Ok(vec![Response::Error(Box::new(error_info_in(err, query)))]),
         };
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
@@ -163,7 +165,7 @@ impl SimpleQueryHandler for Backend {
                 }
                 Err(err) => {
                     // Like PostgreSQL, the statements after a failing one are not run.
-                    responses.push(Response::Error(Box::new(error_info(err))));
+                    responses.push(Response::Error(Box::new(error_info_in(err, query))));
                     break;
                 }
             }
@@ -229,7 +231,7 @@ impl QueryParser for Parser {
     {
         let connection = connection_of(client)?;
         let session = &connection.session;
-        let mut statements = session.parse(sql).map_err(to_pg_error)?;
+        let mut statements = session.parse(sql).map_err(|err| to_pg_error_in(err, sql))?;
         match statements.len() {
             0 => Ok(Prepared {
                 statement: None,
@@ -246,7 +248,10 @@ impl QueryParser for Parser {
                             .await
                             .map_err(to_pg_error)?
                     }
-                    None => session.describe(&statement).await.map_err(to_pg_error)?,
+                    None => session
+                        .describe(&statement)
+                        .await
+                        .map_err(|err| to_pg_error_in(err, sql))?,
                 };
                 Ok(Prepared {
                     statement: Some(statement),

@@ -31,6 +31,34 @@ pub fn to_pg_error(err: FloeError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(err)))
 }
 
+/// The error of a statement from the query string `sql`, with its position (the
+/// ErrorResponse `P` field, from which psql draws its caret) when the engine knows it.
+pub fn error_info_in(err: FloeError, sql: &str) -> ErrorInfo {
+    let position = err
+        .position
+        .and_then(|at| character_index(sql, at.line, at.column));
+    let mut info = error_info(err);
+    info.position = position.map(|index| index.to_string());
+    info
+}
+
+pub fn to_pg_error_in(err: FloeError, sql: &str) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info_in(err, sql)))
+}
+
+/// The 1-based character index into `sql` of 1-based `line` and `column`, as PostgreSQL
+/// counts positions; `None` past the end of the text.
+fn character_index(sql: &str, line: usize, column: usize) -> Option<usize> {
+    let mut index = 0;
+    for (number, text) in sql.split('\n').enumerate() {
+        if number + 1 == line {
+            return (column <= text.chars().count() + 1).then_some(index + column);
+        }
+        index += text.chars().count() + 1;
+    }
+    None
+}
+
 /// A NOTICE saying what a write added to the table (rows, files, bytes, compression),
 /// sent before its command tag, which keeps PostgreSQL's `INSERT 0 n` form for drivers.
 pub fn write_notice(output: &Output) -> Option<PgWireBackendMessage> {
@@ -99,7 +127,7 @@ fn encode_rows(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<PgWireRes
 
 /// Columns arrow-pg describes but cannot encode, recast to the type it encodes the same
 /// way: fixed-size binary (Iceberg `fixed` and `uuid`) is sent as `bytea`.
-fn encodable(batch: RecordBatch) -> Result<RecordBatch, FloeError> {
+pub fn encodable(batch: RecordBatch) -> Result<RecordBatch, FloeError> {
     if !batch
         .schema()
         .fields()
@@ -147,5 +175,20 @@ fn command_response(tag: &'static str, rows: Option<u64>) -> Response {
             Some(rows) => Response::Execution(Tag::new(tag).with_rows(rows as usize)),
             None => Response::Execution(Tag::new(tag)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_across_lines() {
+        assert_eq!(character_index("SELECT x", 1, 8), Some(8));
+        assert_eq!(
+            character_index("SELECT 1;\nSELECT é, nope", 2, 11),
+            Some(21)
+        );
+        assert_eq!(character_index("SELECT 1", 3, 1), None);
     }
 }

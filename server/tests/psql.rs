@@ -69,9 +69,11 @@ async fn meta_commands_describe_iceberg_tables() {
     let described = run("\\d sales.orders").await.unwrap();
     for line in [
         "Table \"sales.orders\"",
-        " id       | bigint                      |           |          | ",
+        // NOT NULL and the decimal's precision and scale come from the Iceberg schema;
+        // Iceberg keeps no varchar length.
+        " id       | bigint                      |           | not null | ",
         " customer | text                        |           |          | ",
-        " amount   | numeric                     |           |          | ",
+        " amount   | numeric(10,2)               |           |          | ",
         " placed   | timestamp without time zone |           |          | ",
     ] {
         assert!(described.contains(line), "{line:?} not in\n{described}");

@@ -307,6 +307,54 @@ async fn errors_carry_sqlstate_and_the_session_goes_on() {
     assert_eq!(sqlstate(&err), "42601");
 }
 
+/// Where the engine knows the place of an error in the query text, the ErrorResponse
+/// carries it (the `P` field: a 1-based character index), as psql's caret needs.
+#[tokio::test]
+async fn errors_carry_their_position_in_the_query() {
+    use tokio_postgres::error::ErrorPosition;
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE p (id INT)")
+        .await
+        .unwrap();
+    let position = |err: tokio_postgres::Error| match err.as_db_error().and_then(|e| e.position()) {
+        Some(ErrorPosition::Original(at)) => Some(*at),
+        _ => None,
+    };
+    // An unknown column: the position of its name, also on a later line, after a
+    // character that takes two bytes, and in the second statement of a text.
+    let sql = "SELECT 'é', nope FROM p";
+    assert_eq!(
+        position(client.simple_query(sql).await.unwrap_err()),
+        Some(13)
+    );
+    assert_eq!(
+        position(client.query(sql, &[]).await.unwrap_err()),
+        Some(13)
+    );
+    let sql = "SELECT 1;\nSELECT id,\n  nope FROM p";
+    assert_eq!(
+        position(client.simple_query(sql).await.unwrap_err()),
+        Some(24)
+    );
+    // A syntax error: where the parser stopped.
+    let sql = "SELECT * FROM p WHERE id = = 1";
+    assert_eq!(
+        position(client.simple_query(sql).await.unwrap_err()),
+        Some(28)
+    );
+    assert_eq!(
+        position(client.query(sql, &[]).await.unwrap_err()),
+        Some(28)
+    );
+    // No position where there is none to give.
+    assert_eq!(
+        position(client.simple_query("SELECT 1 / 0").await.unwrap_err()),
+        None
+    );
+}
+
 #[tokio::test]
 async fn settings_are_per_connection() {
     let server = TestServer::start().await;

@@ -1,7 +1,7 @@
 """Python PostgreSQL clients against `floe serve`: psycopg 3 (parameters in text and
-binary, a named server-side cursor), psycopg2, asyncpg (every scalar column type,
+binary, a named server-side cursor, COPY in binary format both ways), psycopg2, asyncpg (every scalar column type,
 prepared-statement type introspection, a cursor), SQLAlchemy (inspector table
-listing, parameters) and pandas.read_sql.
+listing, column reflection, parameters) and pandas.read_sql.
 
 Run by tests/interop/run.sh; FLOE_BIN names the floe binary.
 """
@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import uuid
 
 import asyncpg
 import pandas
@@ -90,6 +91,44 @@ def check_psycopg(port):
     print("psycopg: ok")
 
 
+# The PostgreSQL types of all_types' columns, plus a uuid, for binary COPY (whose data
+# carries no types: the client names them).
+COPY_TYPES = [
+    "bool", "int4", "int8", "int4", "float4", "float8", "numeric", "text", "date",
+    "timestamp", "timestamptz", "time", "bytea", "uuid",
+]
+
+
+def check_psycopg_binary_copy(port):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=floe dbname=floe", autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE copied (b BOOLEAN, i INT, bi BIGINT, s SMALLINT, r REAL, "
+            "d DOUBLE, n DECIMAL(10, 2), v VARCHAR, dt DATE, ts TIMESTAMP, tstz TIMESTAMPTZ, "
+            "tm TIME, by BYTEA, u UUID)"
+        )
+        rows = [
+            ROW + (uuid.UUID("12345678-9abc-def0-1234-56789abcdef0"),),
+            (False, -5, -(2**62), 0, -0.5, 1e300, decimal.Decimal("-0.01"), "",
+             datetime.date(1969, 12, 31), datetime.datetime(1900, 1, 1),
+             datetime.datetime(2262, 4, 11, 23, 47, 16, tzinfo=datetime.timezone.utc),
+             datetime.time(23, 59, 59, 999999), b"", uuid.UUID(int=0)),
+            (None,) * len(COPY_TYPES),
+        ]
+        with conn.cursor() as cursor:
+            with cursor.copy("COPY copied FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            assert cursor.rowcount == len(rows), cursor.rowcount
+            with cursor.copy(
+                "COPY (SELECT * FROM copied ORDER BY i DESC NULLS LAST) TO STDOUT (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(COPY_TYPES)
+                copied = list(copy.rows())
+            assert copied == rows, copied
+    print("psycopg binary COPY: ok")
+
+
 def check_psycopg2(port):
     conn = psycopg2.connect(host="127.0.0.1", port=port, user="floe", dbname="floe")
     with conn.cursor() as cursor:
@@ -127,11 +166,23 @@ async def check_asyncpg(port):
 
 
 def check_sqlalchemy(port):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=floe dbname=floe", autocommit=True) as conn:
+        conn.execute("CREATE TABLE priced (id BIGINT NOT NULL, price NUMERIC(15, 2), label VARCHAR)")
     for driver in ("psycopg", "psycopg2"):
         engine = sqlalchemy.create_engine(f"postgresql+{driver}://floe@127.0.0.1:{port}/floe")
         inspector = sqlalchemy.inspect(engine)
         assert "public" in inspector.get_schema_names()
-        assert sorted(inspector.get_table_names()) == ["all_types", "numbers"]
+        assert sorted(inspector.get_table_names()) == ["all_types", "copied", "numbers", "priced"]
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"], c["default"])
+            for c in inspector.get_columns("priced")
+        ]
+        assert columns == [
+            ("id", "BIGINT", False, None),
+            ("price", "NUMERIC(15, 2)", True, None),
+            ("label", "TEXT", True, None),
+        ], columns
+        assert [c["name"] for c in inspector.get_columns("all_types")] == COLUMNS.split(", ")
         with engine.connect() as conn:
             found = conn.execute(
                 sqlalchemy.text("SELECT n FROM numbers WHERE n BETWEEN :lo AND :hi ORDER BY n"),
@@ -149,6 +200,7 @@ def main():
         server, port = start_server(warehouse)
         try:
             check_psycopg(port)
+            check_psycopg_binary_copy(port)
             check_psycopg2(port)
             asyncio.run(check_asyncpg(port))
             check_sqlalchemy(port)
