@@ -27,7 +27,7 @@ mod partition_values;
 mod pg_attribute;
 mod pg_compat;
 mod pg_functions;
-mod pg_text;
+pub mod pg_text;
 mod predicate;
 pub mod progress;
 mod pruning;

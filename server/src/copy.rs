@@ -12,6 +12,7 @@ use floe_engine::arrow::array::RecordBatch;
 use floe_engine::arrow::csv::WriterBuilder;
 use floe_engine::arrow::datatypes::SchemaRef;
 use floe_engine::parser::{CopyFormat, CopyOptions};
+use floe_engine::pg_text;
 use floe_engine::sql::ast::{ObjectName, Query};
 use floe_engine::{FloeError, Output, Statement};
 use futures::stream::BoxStream;
@@ -318,7 +319,12 @@ impl RowEncoder {
         WriterBuilder::new()
             .with_header(false)
             .with_delimiter(delimiter as u8)
-            .with_quote(self.options.quote.unwrap_or('"') as u8)
+            // Text has no quoting: its escaped fields hold no delimiter or line break.
+            .with_quote(if self.text {
+                0
+            } else {
+                self.options.quote.unwrap_or('"') as u8
+            })
             .with_null(null)
             .with_timestamp_format("%Y-%m-%d %H:%M:%S%.f".to_string())
             .with_timestamp_tz_format("%Y-%m-%d %H:%M:%S%.f%:z".to_string())
@@ -338,6 +344,19 @@ impl RowEncoder {
         batch: &RecordBatch,
         mut prefix: Option<Vec<u8>>,
     ) -> Vec<PgWireResult<CopyData>> {
+        let escaped;
+        let batch = if self.text {
+            let delimiter = self.options.delimiter.unwrap_or('\t');
+            match pg_text::encode_batch(batch, delimiter) {
+                Ok(encoded) => {
+                    escaped = encoded;
+                    &escaped
+                }
+                Err(err) => return vec![Err(to_pg_error(err.into()))],
+            }
+        } else {
+            batch
+        };
         (0..batch.num_rows())
             .map(|row| {
                 let mut line = prefix.take().unwrap_or_default();

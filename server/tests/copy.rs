@@ -138,6 +138,27 @@ async fn copy_to_stdout_streams_rows_as_csv_or_text() {
         ),
         "1\ta,b\n2\t\\N\n"
     );
+
+    // Text format escapes tabs, line breaks and backslashes, and loads them back as they were.
+    ok(
+        &server,
+        "INSERT INTO t VALUES (3, 'a' || chr(9) || 'b\\c' || chr(10) || 'd', NULL)",
+    );
+    let text = ok(
+        &server,
+        "COPY (SELECT id, name FROM t WHERE id = 3) TO STDOUT",
+    );
+    assert_eq!(text, "3\ta\\tb\\\\c\\nd\n");
+    ok(&server, "CREATE TABLE back (id INT, name TEXT)");
+    let run = psql(&server, &["-c", "COPY back FROM STDIN"], &text);
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(
+        ok(
+            &server,
+            "SELECT count(*) FROM back JOIN t ON back.id = t.id AND back.name = t.name"
+        ),
+        "1\n"
+    );
 }
 
 /// tokio-postgres runs COPY through the extended protocol (Bind, Execute, then CopyData,
