@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Shell start-up benchmark: Floe vs the DuckDB CLI (and datafusion-cli when installed).
+"""Shell start-up benchmark: Floe vs the DuckDB CLI and datafusion-cli.
 
 Measures, in the same run:
   * start-to-prompt: spawn the shell on a pseudo-terminal, time until its prompt shows;
@@ -10,9 +10,12 @@ should not matter); DuckDB on a database file holding as many. Each measurement 
 RUNS times after one warm-up; the median and the minimum are printed as a Markdown table.
 
 Usage: scripts/bench_shell.py [--floe PATH] [--duckdb PATH] [--datafusion-cli PATH]
-       [--tables N] [--runs N]
+       [--skip-datafusion-cli] [--tables N] [--runs N]
 Without --floe it builds `floe` in release mode. Without --duckdb it installs the
-`duckdb-cli==1.5.5` wheel from PyPI into a venv under ~/.cache/floe/bench-venv.
+`duckdb-cli==1.5.5` wheel from PyPI into a venv under ~/.cache/floe/bench-venv. Without
+--datafusion-cli it uses `datafusion-cli` 53.1.0 (the DataFusion Floe is built on) from
+~/.cache/floe/datafusion-cli, compiling it there with `cargo install` when missing: it
+has no prebuilt binary (not on PyPI, not in Debian), and the build takes tens of minutes.
 """
 
 import argparse
@@ -126,17 +129,31 @@ def measure(runs, fn):
     return statistics.median(samples) * 1000, min(samples) * 1000
 
 
+def datafusion_cli_binary(given):
+    if given:
+        return given
+    root = Path.home() / ".cache" / "floe" / "datafusion-cli"
+    binary = root / "bin" / "datafusion-cli"
+    if not binary.exists():
+        subprocess.run(["cargo", "install", "datafusion-cli", "--version", "53.1.0", "--locked",
+                        "--root", str(root), "--target-dir",
+                        str(Path.home() / ".cache" / "floe" / "target-dfcli")], check=True)
+    return str(binary)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--floe")
     parser.add_argument("--duckdb")
-    parser.add_argument("--datafusion-cli", default=shutil.which("datafusion-cli"))
+    parser.add_argument("--datafusion-cli")
+    parser.add_argument("--skip-datafusion-cli", action="store_true")
     parser.add_argument("--tables", type=int, default=300)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
 
     floe = floe_binary(args.floe)
     duckdb = duckdb_binary(args.duckdb)
+    datafusion_cli = None if args.skip_datafusion_cli else datafusion_cli_binary(args.datafusion_cli)
     work = Path(tempfile.mkdtemp(prefix="floe-bench-"))
     home = work / "home"
     home.mkdir()
@@ -156,9 +173,9 @@ def main():
         ("DuckDB CLI 1.5.5", [duckdb, str(duck_db)], b"\x1b[00m D ",
          [duckdb, str(duck_db), "-c", "select 1"]),
     ]
-    if args.datafusion_cli:
-        shells.append(("datafusion-cli", [args.datafusion_cli], b"> ",
-                       [args.datafusion_cli, "-c", "select 1"]))
+    if datafusion_cli:
+        shells.append(("datafusion-cli 53.1.0", [datafusion_cli], b"> ",
+                       [datafusion_cli, "-c", "select 1"]))
 
     print(f"{args.tables} tables, {args.runs} runs each after a warm-up; median (min) in ms\n")
     print("| shell | start to prompt | `-c 'select 1'` |")
@@ -170,10 +187,6 @@ def main():
             prompt_text = f"{prompt_ms[0]:.1f} ({prompt_ms[1]:.1f})"
         command_ms = measure(args.runs, lambda: time_command(command))
         print(f"| {name} | {prompt_text} | {command_ms[0]:.1f} ({command_ms[1]:.1f}) |")
-    if not args.datafusion_cli:
-        print("\ndatafusion-cli: not installed (no prebuilt binary on PyPI or in Debian; "
-              "`cargo install datafusion-cli` compiles DataFusion from source), so not "
-              "measured.")
     shutil.rmtree(work, ignore_errors=True)
 
 
