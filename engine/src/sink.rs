@@ -1,6 +1,6 @@
-//! Writing rows into an Iceberg table: Parquet data files through iceberg's writer stack
-//! (one open file per table partition, rolled at the target size), then one append
-//! snapshot per statement. A statement that fails before its commit deletes what it wrote,
+//! Writing rows into an Iceberg table: Parquet data files through Floe's table writers
+//! (one per core for large writes, each with one open file per table partition, rolled at
+//! the target size), then one append snapshot per statement. A statement that fails before its commit deletes what it wrote,
 //! so the table is left exactly as it was.
 
 use std::any::Any;
