@@ -15,8 +15,8 @@ use datafusion::logical_expr::{
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, SelectItem,
-    SetExpr, Statement as SqlStatement, TableFactor, Value, visit_expressions,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
+    SelectItem, SetExpr, Statement as SqlStatement, TableFactor, Value, visit_expressions,
     visit_expressions_mut,
 };
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
@@ -347,14 +347,19 @@ fn conjuncts(expr: Expr) -> Vec<Expr> {
     }
 }
 
+/// Whether `function` is `name`, schema-qualified or not, in any case.
+fn names_function(function: &Function, name: &str) -> bool {
+    function
+        .name
+        .to_string()
+        .to_ascii_lowercase()
+        .ends_with(name)
+}
+
 fn is_equal_to_null(condition: &Expr) -> bool {
     let null = |e: &Expr| match e {
         Expr::Value(v) => v.value == Value::Null,
-        Expr::Function(function) => function
-            .name
-            .to_string()
-            .to_ascii_lowercase()
-            .ends_with("pg_get_serial_sequence"),
+        Expr::Function(function) => names_function(function, "pg_get_serial_sequence"),
         _ => false,
     };
     matches!(condition, Expr::BinaryOp { left, op: BinaryOperator::Eq, right }
@@ -429,11 +434,7 @@ fn has_aggregate(expr: &Expr) -> bool {
 fn drop_toast_options(statement: &mut SqlStatement) {
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Function(function) = expr
-            && function
-                .name
-                .to_string()
-                .to_ascii_lowercase()
-                .ends_with("array_to_string")
+            && names_function(function, "array_to_string")
             && let FunctionArguments::List(list) = &function.args
             && list.args.iter().any(|arg| {
                 matches!(arg, FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::BinaryOp {
@@ -483,11 +484,7 @@ fn table_visibility(statement: &mut SqlStatement, search_path: &str) {
         .collect();
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Function(function) = expr
-            && function
-                .name
-                .to_string()
-                .to_ascii_lowercase()
-                .ends_with("pg_table_is_visible")
+            && names_function(function, "pg_table_is_visible")
             && let FunctionArguments::List(list) = &function.args
             && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(parts)))] =
                 list.args.as_slice()
