@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use iceberg::spec::{
-    DataContentType, DataFile, FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestListWriter,
-    ManifestWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotReference,
-    SnapshotRetention, SnapshotSummaryCollector, Summary, TableMetadata, TableMetadataBuilder,
+    DataContentType, DataFile, FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestFile,
+    ManifestListWriter, ManifestWriter, ManifestWriterBuilder, Operation, Snapshot,
+    SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Summary, TableMetadata,
+    TableMetadataBuilder,
 };
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, TableIdent};
@@ -20,6 +21,7 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use crate::catalog::FloeCatalog;
 use crate::error::{FloeError, Result, sqlstate};
 use crate::manifest_cache::ManifestCache;
+use crate::manifest_merge::manifests_to_merge;
 
 /// How long a change keeps being rebuilt on newer metadata before giving up. Losing a race
 /// costs one rebuild; only a table under a storm of commits from many writers takes long.
@@ -254,26 +256,33 @@ async fn add_data_snapshot(
     let mut manifests = Vec::new();
     let mut still_to_remove: HashSet<&str> = remove.iter().map(String::as_str).collect();
     if let Some(current) = metadata.current_snapshot() {
+        let list = cache.list(base, current).await?;
+        let merging = match operation {
+            Operation::Append => manifests_to_merge(metadata.properties(), &list, spec.spec_id())?,
+            _ => HashMap::new(),
+        };
+        let needs_rewrite = |manifest: &ManifestFile| {
+            merging.contains_key(&manifest.manifest_path)
+                || (!remove.is_empty() && manifest.content == ManifestContentType::Data)
+        };
+        manifests.extend(list.iter().filter(|m| !needs_rewrite(m)).cloned());
         // Through the cache: a compaction's commit reads the manifests its planning read.
-        let mut loaded = Vec::new();
-        for (manifest, entries) in cache.of_snapshot(base, Some(current)).await? {
-            if remove.is_empty() || manifest.content != ManifestContentType::Data {
-                manifests.push(manifest);
-            } else {
-                loaded.push((manifest, entries));
-            }
-        }
+        let loaded = cache
+            .load(base, list.iter().filter(|m| needs_rewrite(m)))
+            .await?;
         // Manifests holding a removed file are rewritten: removed files become `deleted`
         // entries of this snapshot, the others stay as `existing` entries with their
         // history. All those of one partition spec go into one new manifest, so compacting
-        // a thousand single-file appends writes one manifest, not a thousand.
-        let mut rewritten: BTreeMap<i32, ManifestWriter> = BTreeMap::new();
+        // a thousand single-file appends writes one manifest, not a thousand. Manifests
+        // being merged go into the manifest of their group.
+        let mut rewritten: BTreeMap<(i32, usize), ManifestWriter> = BTreeMap::new();
         for (manifest, loaded) in loaded {
+            let group = merging.get(&manifest.manifest_path).copied();
             let touched = loaded
                 .entries()
                 .iter()
                 .any(|e| e.is_alive() && still_to_remove.contains(e.file_path()));
-            if !touched {
+            if !touched && group.is_none() {
                 manifests.push(manifest);
                 continue;
             }
@@ -282,7 +291,8 @@ async fn add_data_snapshot(
                 .ok_or_else(|| {
                     FloeError::internal("manifest refers to an unknown partition spec")
                 })?;
-            let writer = match rewritten.entry(manifest.partition_spec_id) {
+            let key = (manifest.partition_spec_id, group.unwrap_or(usize::MAX));
+            let writer = match rewritten.entry(key) {
                 Entry::Occupied(writer) => writer.into_mut(),
                 Entry::Vacant(slot) => slot.insert(manifest_writer(
                     base,

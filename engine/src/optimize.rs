@@ -14,25 +14,23 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::datatypes::{Field, Schema as ArrowSchema};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::execution::context::SessionContext;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use futures::{StreamExt, TryStreamExt};
+use datafusion::physical_plan::execute_stream;
 use iceberg::arrow::schema_to_arrow_schema;
-use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataContentType, DataFile, Struct, TableProperties};
 use iceberg::table::Table;
 use iceberg::{Catalog, TableIdent};
 
 use crate::catalog::FloeCatalog;
 use crate::commit::{Change, commit};
-use crate::error::{FloeError, Result, iceberg_to_datafusion, sqlstate};
+use crate::data_file_scan::{DataFileToScan, ScanRequest, scan_data_files};
+use crate::error::{FloeError, Result, sqlstate};
 use crate::parser::RewriteOrder;
 use crate::partition_values::identity_columns;
 use crate::rewrite_order::order_rows;
 use crate::sink::write_data_files;
+use crate::statistics;
+use crate::table::datafusion_schema;
 use crate::table_writer::Written;
-
-/// How many of the files being compacted are read at once.
-const FILES_READ_AT_ONCE: usize = 8;
 
 /// What `OPTIMIZE` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -169,45 +167,42 @@ fn target_file_size(table: &Table) -> Result<u64> {
 }
 
 /// Reads `files` and writes their rows, in `order`, into new data files (not yet
-/// committed).
+/// committed). The files are read by the Parquet scan queries use, from all cores.
 async fn rewrite(
     ctx: &SessionContext,
     table: &Table,
     files: &[(i32, DataFile)],
     order: &RewriteOrder,
 ) -> Result<Written> {
-    let schema = table.metadata().current_schema().clone();
-    let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
-    let tasks: Vec<iceberg::Result<FileScanTask>> = files
+    let metadata = table.metadata();
+    let iceberg_schema = metadata.current_schema();
+    let file_schema = Arc::new(schema_to_arrow_schema(iceberg_schema)?);
+    let schema = Arc::new(datafusion_schema(&file_schema));
+    let to_scan = files
         .iter()
-        // No partition on the task: iceberg would then fill identity columns with
-        // run-end-encoded constants instead of the values stored in the file.
-        .map(|(_, file)| {
-            Ok(FileScanTask::builder()
-                .with_file_size_in_bytes(file.file_size_in_bytes())
-                .with_start(0)
-                .with_length(file.file_size_in_bytes())
-                .with_record_count(Some(file.record_count()))
-                .with_data_file_path(file.file_path().to_string())
-                .with_data_file_format(file.file_format())
-                .with_schema(schema.clone())
-                .with_project_field_ids(field_ids.clone())
-                .with_case_sensitive(true)
-                .build())
+        .map(|(spec_id, file)| DataFileToScan {
+            location: file.file_path().to_string(),
+            size_in_bytes: file.file_size_in_bytes(),
+            statistics: statistics::file_statistics(
+                file,
+                metadata.partition_spec_by_id(*spec_id).map(|s| s.as_ref()),
+                iceberg_schema,
+                &schema,
+            ),
         })
         .collect();
-    // Small files are many and quick to read: read several at once (their order does
-    // not matter, the rows are sorted afterwards when an order is asked for).
-    let batches = table
-        .reader_builder()
-        .with_data_file_concurrency_limit(FILES_READ_AT_ONCE)
-        .build()
-        .read(futures::stream::iter(tasks).boxed())?
-        .stream();
-    let file_schema = Arc::new(schema_to_arrow_schema(&schema)?);
-    let stream =
-        RecordBatchStreamAdapter::new(file_schema.clone(), batches.map_err(iceberg_to_datafusion));
-    let ordered = order_rows(ctx, table, Box::pin(stream), order, files)?;
+    let request = ScanRequest {
+        schema,
+        iceberg_schema,
+        projection: None,
+        filters: &[],
+        limit: None,
+    };
+    let scan = scan_data_files(&ctx.state(), request, to_scan)?;
+    // The order the files' rows arrive in does not matter: they are sorted afterwards when
+    // an order is asked for.
+    let rows = execute_stream(scan, ctx.task_ctx())?;
+    let ordered = order_rows(ctx, table, rows, order, files)?;
     write_data_files(
         table,
         file_schema,

@@ -13,17 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DFSchema, Statistics};
+use datafusion::common::Statistics;
 use datafusion::datasource::TableType;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::sink::DataSinkExec;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result as DFResult};
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
@@ -36,8 +30,8 @@ use iceberg::spec::{DataContentType, DataFile};
 use iceberg::table::Table;
 
 use crate::catalog::FloeCatalog;
+use crate::data_file_scan::{DataFileToScan, ScanRequest, balance, scan_data_files};
 use crate::error::iceberg_to_datafusion;
-use crate::field_ids::FieldIdAdapterFactory;
 use crate::names::display_table;
 use crate::predicate::to_iceberg;
 use crate::pruning::count_pruning;
@@ -52,13 +46,30 @@ pub struct IcebergTable {
     catalog: Arc<FloeCatalog>,
     /// The table as loaded when the statement looked it up.
     table: Table,
-    /// Columns as DataFusion sees them: no Iceberg field-id metadata, and all nullable so
-    /// that NOT NULL is enforced (with the column named) by the sink rather than by Arrow.
+    /// Columns as DataFusion sees them (see [`datafusion_schema`]).
     schema: SchemaRef,
     /// Columns with their Iceberg field ids, as written into Parquet.
     file_schema: SchemaRef,
     /// Time travel: the snapshot to read instead of the current one.
     snapshot_id: Option<i64>,
+}
+
+/// The columns of a table as DataFusion sees them, from the Arrow schema of its files: no
+/// Iceberg field-id metadata, and all nullable so that NOT NULL is enforced (with the column
+/// named) by the sink rather than by Arrow.
+pub fn datafusion_schema(file_schema: &ArrowSchema) -> ArrowSchema {
+    ArrowSchema::new(
+        file_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .clone()
+                    .with_metadata(Default::default())
+                    .with_nullable(true)
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 impl IcebergTable {
@@ -67,18 +78,7 @@ impl IcebergTable {
             schema_to_arrow_schema(table.metadata().current_schema())
                 .map_err(iceberg_to_datafusion)?,
         );
-        let schema = Arc::new(ArrowSchema::new(
-            file_schema
-                .fields()
-                .iter()
-                .map(|f| {
-                    f.as_ref()
-                        .clone()
-                        .with_metadata(Default::default())
-                        .with_nullable(true)
-                })
-                .collect::<Vec<_>>(),
-        ));
+        let schema = Arc::new(datafusion_schema(&file_schema));
         Ok(Self {
             catalog,
             table,
@@ -187,40 +187,6 @@ impl IcebergTable {
     }
 }
 
-/// Cuts `files`, in their order, into at most `partitions` runs of similar total size.
-/// Keeping the order (unlike dealing files out largest first) keeps neighbouring files in
-/// one stream: for a table in path order, that is neighbouring partitions, whose rows share
-/// keys (an order's lines ship in adjacent months), which partial aggregation folds early.
-fn balance<T>(files: Vec<T>, partitions: usize, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
-    let groups_count = partitions.clamp(1, files.len().max(1)) as u64;
-    let total: u64 = files.iter().map(&size).sum();
-    let mut groups: Vec<Vec<T>> = vec![Vec::new()];
-    let mut done = 0u64;
-    for file in files {
-        // A new run starts once the runs so far hold their share of the total.
-        let runs = groups.len() as u64;
-        if runs < groups_count
-            && !groups[groups.len() - 1].is_empty()
-            && done * groups_count >= total * runs
-        {
-            groups.push(Vec::new());
-        }
-        done += size(&file);
-        groups.last_mut().expect("at least one group").push(file);
-    }
-    groups.retain(|group| !group.is_empty());
-    groups
-}
-
-/// The object-store path of a data file location (`file:///a/b.parquet` -> `a/b.parquet`).
-fn object_path(location: &str) -> String {
-    location
-        .strip_prefix("file://")
-        .unwrap_or(location)
-        .trim_start_matches('/')
-        .to_string()
-}
-
 #[async_trait]
 impl TableProvider for IcebergTable {
     fn as_any(&self) -> &dyn Any {
@@ -260,7 +226,7 @@ impl TableProvider for IcebergTable {
             .clone()
             .and_then(|p| p.rewrite_not().bind(scan_schema.clone(), true).ok());
         let mut tasks = self.plan_files(predicate.clone()).await?;
-        // In path order, as a Parquet listing table reads them (see `balance`).
+        // In path order, as a Parquet listing table reads them (see [`balance`]).
         tasks.sort_by(|a, b| a.data_file_path.cmp(&b.data_file_path));
         let summary = PruningSummary {
             table: display_table(self.table.identifier()),
@@ -311,52 +277,22 @@ impl TableProvider for IcebergTable {
         let partitions = state.config().target_partitions();
         let mut scans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         if !plain.is_empty() {
-            let mut plain_statistics = Vec::with_capacity(plain.len());
-            let files: Vec<PartitionedFile> = plain
+            let files = plain
                 .iter()
-                .map(|task| {
-                    let statistics = file_statistics(&task.data_file_path);
-                    plain_statistics.push(statistics.clone());
-                    PartitionedFile::new(object_path(&task.data_file_path), task.file_size_in_bytes)
-                        .with_statistics(Arc::new(statistics))
+                .map(|task| DataFileToScan {
+                    location: task.data_file_path.clone(),
+                    size_in_bytes: task.file_size_in_bytes,
+                    statistics: file_statistics(&task.data_file_path),
                 })
                 .collect();
-            // The session's Parquet options (`SET datafusion.execution.parquet.*`) apply, and
-            // footers and page indexes stay in the session's file-metadata cache between
-            // queries, as for a Parquet listing table: an Iceberg data file never changes.
-            let store = state
-                .runtime_env()
-                .object_store(ObjectStoreUrl::local_filesystem())?;
-            let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
-            let mut source = ParquetSource::new(self.schema.clone())
-                .with_table_parquet_options(
-                    state
-                        .table_options()
-                        .combine_with_session_config(state.config_options())
-                        .parquet,
-                )
-                .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
-                    store,
-                    metadata_cache,
-                )));
-            if let Some(predicate) = conjunction(filters.iter().cloned()) {
-                let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
-                source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
-            }
-            let config =
-                FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-                    .with_file_groups(
-                        balance(files, partitions, |f| f.object_meta.size)
-                            .into_iter()
-                            .map(FileGroup::new)
-                            .collect(),
-                    )
-                    .with_projection_indices(projection.cloned())?
-                    .with_limit(limit)
-                    .with_statistics(statistics::merge(&plain_statistics, &self.schema))
-                    .with_expr_adapter(Some(Arc::new(FieldIdAdapterFactory::new(current_schema))))
-                    .build();
-            scans.push(DataSourceExec::from_data_source(config));
+            let request = ScanRequest {
+                schema: self.schema.clone(),
+                iceberg_schema: current_schema,
+                projection,
+                filters,
+                limit,
+            };
+            scans.push(scan_data_files(state, request, files)?);
         }
         if !with_deletes.is_empty() {
             scans.push(self.scan_with_deletes(
@@ -415,34 +351,5 @@ impl TableProvider for IcebergTable {
             sorted_by,
         );
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), ordering)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::balance;
-
-    fn runs(sizes: &[u64], partitions: usize) -> Vec<Vec<u64>> {
-        balance(sizes.to_vec(), partitions, |size| *size)
-    }
-
-    #[test]
-    fn cuts_files_in_order_into_runs_of_similar_size() {
-        assert_eq!(
-            runs(&[1, 2, 3, 4, 5, 6, 7, 8], 2),
-            vec![vec![1, 2, 3, 4, 5, 6], vec![7, 8]]
-        );
-        assert_eq!(
-            runs(&[5; 9], 3),
-            vec![vec![5, 5, 5], vec![5, 5, 5], vec![5, 5, 5]]
-        );
-    }
-
-    #[test]
-    fn makes_no_empty_run_and_no_more_runs_than_asked() {
-        assert_eq!(runs(&[100, 1, 1], 8), vec![vec![100], vec![1], vec![1]]);
-        assert_eq!(runs(&[100, 1, 1], 2), vec![vec![100], vec![1, 1]]);
-        assert_eq!(runs(&[3, 4], 1), vec![vec![3, 4]]);
-        assert_eq!(runs(&[], 4), Vec::<Vec<u64>>::new());
     }
 }
