@@ -454,12 +454,38 @@ def pyiceberg_reads_position_deletes_committed_by_floe(warehouse):
     check(ids == [1, 3, 4, 6], f"pyiceberg applies Floe's position deletes: {ids}")
 
 
+def readers_agree_after_manifests_merge(warehouse):
+    """Appends that merge manifests (min-count-to-merge 3) leave a table pyiceberg and DuckDB
+    read whole, with the merged manifest's entries as existing files."""
+    inserts = "\n".join(f"INSERT INTO merged VALUES ({n % 3}, {n});" for n in range(1, 8))
+    floe(
+        warehouse,
+        "CREATE TABLE merged (day INT, id BIGINT) PARTITIONED BY (day) "
+        "WITH ('commit.manifest.min-count-to-merge' = '3');\n" + inserts,
+    )
+    table = catalog(warehouse).load_table("public.merged")
+    manifests = table.current_snapshot().manifests(table.io)
+    check(len(manifests) < 7, f"seven appends left fewer than seven manifests: {len(manifests)}")
+    existing = sum(m.existing_files_count or 0 for m in manifests)
+    check(existing > 0, f"a merged manifest lists existing files: {existing}")
+    ids = sorted(table.scan().to_arrow().column("id").to_pylist())
+    check(ids == list(range(1, 8)), f"pyiceberg reads every row after merging: {ids}")
+    day_1 = sorted(table.scan(row_filter="day = 1").to_arrow().column("id").to_pylist())
+    check(day_1 == [1, 4, 7], f"pyiceberg prunes through merged manifests: {day_1}")
+    location = table.metadata_location.removeprefix("file://")
+    rows = duckdb_with_iceberg().execute(
+        f"SELECT id FROM iceberg_scan('{location}') ORDER BY id"
+    ).fetchall()
+    check([r[0] for r in rows] == list(range(1, 8)), f"DuckDB reads every row: {rows}")
+
+
 def main():
     pyiceberg_reads_position_deletes_committed_by_floe(DELETES_FIXTURE)
     print("ok   pyiceberg_reads_position_deletes_committed_by_floe")
     tests = (
         floe_reads_position_deletes_written_by_pyiceberg,
         pyiceberg_reads_after_optimize_vacuum_and_rollback,
+        readers_agree_after_manifests_merge,
         pyiceberg_reads_floe_tables,
         floe_reads_pyiceberg_table,
         floe_opens_legacy_catalog,
