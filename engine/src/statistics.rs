@@ -82,11 +82,38 @@ fn column_statistics(file: &DataFile, field_id: i32, data_type: &DataType) -> Co
         Some(value) if !may_hold_nan => Precision::Inexact(value),
         _ => Precision::Absent,
     };
+    let lower = file.lower_bounds().get(&field_id);
+    let upper = file.upper_bounds().get(&field_id);
+    let (min_value, max_value) = (bound(lower), bound(upper));
+    let constant =
+        null_count == Precision::Exact(0) && lower.is_some_and(|l| is_only_value(l, upper));
+    let (min_value, max_value) = match (min_value, max_value) {
+        // DataFusion then serves the column as that constant instead of decoding it.
+        (Precision::Inexact(min), Precision::Inexact(max)) if constant => {
+            (Precision::Exact(min), Precision::Exact(max))
+        }
+        bounds => bounds,
+    };
     ColumnStatistics {
         null_count,
-        min_value: bound(file.lower_bounds().get(&field_id)),
-        max_value: bound(file.upper_bounds().get(&field_id)),
+        min_value,
+        max_value,
         ..ColumnStatistics::new_unknown()
+    }
+}
+
+/// Whether equal lower and upper bounds say every (non-NULL) value of the column is
+/// `lower`. A truncated upper bound has its last character incremented, so it never equals
+/// the truncated lower bound; for floats, -0 and 0 may share a bound.
+fn is_only_value(lower: &Datum, upper: Option<&Datum>) -> bool {
+    use PrimitiveLiteral as L;
+    if upper != Some(lower) {
+        return false;
+    }
+    match lower.literal() {
+        L::Float(v) => v.0 != 0.0,
+        L::Double(v) => v.0 != 0.0,
+        _ => true,
     }
 }
 
@@ -141,4 +168,108 @@ pub fn merge(files: &[Statistics], arrow_schema: &ArrowSchema) -> Statistics {
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+    use datafusion::common::stats::Precision;
+    use iceberg::spec::{
+        DataContentType, DataFile, DataFileBuilder, DataFileFormat, Datum, NestedField,
+        PrimitiveType, Schema, Type,
+    };
+
+    use super::file_statistics;
+
+    fn schema() -> (Schema, ArrowSchema) {
+        let fields = [
+            (1, "s", PrimitiveType::String, DataType::Utf8),
+            (2, "x", PrimitiveType::Double, DataType::Float64),
+        ];
+        let schema = Schema::builder()
+            .with_fields(fields.iter().map(|(id, name, t, _)| {
+                NestedField::optional(*id, *name, Type::Primitive(t.clone())).into()
+            }))
+            .build()
+            .unwrap();
+        let arrow = ArrowSchema::new(
+            fields
+                .iter()
+                .map(|(_, name, _, t)| Field::new(*name, t.clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        (schema, arrow)
+    }
+
+    fn file(bounds: [(Datum, Datum); 2], nulls: u64) -> DataFile {
+        let (lower, upper): (HashMap<i32, Datum>, HashMap<i32, Datum>) = bounds
+            .into_iter()
+            .enumerate()
+            .map(|(i, (l, u))| ((i as i32 + 1, l), (i as i32 + 1, u)))
+            .unzip();
+        DataFileBuilder::default()
+            .content(DataContentType::Data)
+            .file_path("f.parquet".to_string())
+            .file_format(DataFileFormat::Parquet)
+            .partition_spec_id(0)
+            .record_count(3)
+            .file_size_in_bytes(100)
+            .null_value_counts(HashMap::from([(1, nulls), (2, nulls)]))
+            .nan_value_counts(HashMap::from([(2, 0)]))
+            .lower_bounds(lower)
+            .upper_bounds(upper)
+            .build()
+            .unwrap()
+    }
+
+    fn exact(file: &DataFile) -> Vec<bool> {
+        let (schema, arrow) = schema();
+        file_statistics(file, None, &schema, &arrow)
+            .column_statistics
+            .iter()
+            .map(|c| matches!(c.min_value, Precision::Exact(_)))
+            .collect()
+    }
+
+    #[test]
+    fn equal_bounds_without_nulls_are_the_columns_only_value() {
+        let constant = file(
+            [
+                (Datum::string("a"), Datum::string("a")),
+                (Datum::double(2.5), Datum::double(2.5)),
+            ],
+            0,
+        );
+        assert_eq!(exact(&constant), vec![true, true]);
+    }
+
+    #[test]
+    fn bounds_stay_inexact_when_they_differ_nulls_occur_or_zero_may_be_signed() {
+        let differ = file(
+            [
+                (Datum::string("a"), Datum::string("b")),
+                (Datum::double(1.0), Datum::double(2.0)),
+            ],
+            0,
+        );
+        assert_eq!(exact(&differ), vec![false, false]);
+        let nulls = file(
+            [
+                (Datum::string("a"), Datum::string("a")),
+                (Datum::double(2.5), Datum::double(2.5)),
+            ],
+            1,
+        );
+        assert_eq!(exact(&nulls), vec![false, false]);
+        let zero = file(
+            [
+                (Datum::string("a"), Datum::string("a")),
+                (Datum::double(0.0), Datum::double(0.0)),
+            ],
+            0,
+        );
+        assert_eq!(exact(&zero), vec![true, false]);
+    }
 }
