@@ -244,8 +244,9 @@ impl Engine {
                 parameters.sort_by_key(|(n, _)| *n);
                 let count = parameters.last().map_or(0, |(n, _)| *n);
                 let mut parameter_types = vec![None; count];
+                let cast = cast_placeholder_types(&plan);
                 for (n, ty) in parameters {
-                    parameter_types[n - 1] = ty;
+                    parameter_types[n - 1] = ty.or_else(|| cast.get(&format!("${n}")).cloned());
                 }
                 let schema = match command_tag(&plan) {
                     Some(_) => None,
@@ -853,4 +854,28 @@ fn describe_provider(provider: &dyn TableProvider) -> Result<Output> {
         ],
         rows,
     )
+}
+
+/// The types of placeholders written with a cast (`$1::oid[]`), which DataFusion leaves
+/// uninferred: PostgreSQL takes the cast's type as the parameter's.
+fn cast_placeholder_types(plan: &LogicalPlan) -> std::collections::HashMap<String, DataType> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::{Cast, TryCast};
+    let mut types = std::collections::HashMap::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let datafusion::logical_expr::Expr::Cast(Cast { expr, data_type })
+                | datafusion::logical_expr::Expr::TryCast(TryCast { expr, data_type }) = e
+                    && let datafusion::logical_expr::Expr::Placeholder(placeholder) = expr.as_ref()
+                {
+                    types
+                        .entry(placeholder.id.clone())
+                        .or_insert_with(|| data_type.clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    });
+    types
 }

@@ -36,7 +36,8 @@ pub fn install(catalog: &Arc<dyn CatalogProvider>) -> DFResult<()> {
     Ok(())
 }
 
-/// datafusion-pg-catalog's `pg_catalog`, with its `pg_attribute` corrected.
+/// datafusion-pg-catalog's `pg_catalog`, with its `pg_attribute` corrected and the schema
+/// oids of `pg_type` and `pg_proc` renumbered (`pg_namespace_oids`).
 #[derive(Debug)]
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
@@ -56,6 +57,15 @@ impl SchemaProvider for PgCatalog {
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
         let table = self.inner.table(name).await?;
+        if let Some(column) = crate::pg_namespace_oids::namespace_column(name) {
+            return Ok(table.map(|table| {
+                Arc::new(crate::pg_namespace_oids::RenumberedNamespaces {
+                    table,
+                    column,
+                    pg_catalog: self.inner.clone(),
+                }) as Arc<dyn TableProvider>
+            }));
+        }
         if !name.eq_ignore_ascii_case("pg_attribute") {
             return Ok(table);
         }
@@ -241,7 +251,7 @@ fn type_modifier(field_type: &Type) -> i32 {
     }
 }
 
-async fn read_all(
+pub(crate) async fn read_all(
     state: &dyn Session,
     table: &Arc<dyn TableProvider>,
 ) -> DFResult<Vec<RecordBatch>> {
@@ -250,7 +260,7 @@ async fn read_all(
 }
 
 /// The column `name` of `batch` as the array type `A` the catalog table gives it.
-fn typed<'a, A: 'static>(batch: &'a RecordBatch, name: &str) -> DFResult<&'a A> {
+pub(crate) fn typed<'a, A: 'static>(batch: &'a RecordBatch, name: &str) -> DFResult<&'a A> {
     batch
         .column(batch.schema().index_of(name)?)
         .as_any()

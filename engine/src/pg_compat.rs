@@ -15,12 +15,13 @@ use datafusion::logical_expr::{
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
-    SelectItem, SetExpr, Statement as SqlStatement, TableFactor, Value, visit_expressions,
-    visit_expressions_mut,
+    ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, SelectItem, SetExpr,
+    Statement as SqlStatement, TableFactor, Value, visit_expressions, visit_expressions_mut,
 };
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 
 use crate::error::{FloeError, Result};
 use crate::settings::version_string;
@@ -28,6 +29,32 @@ use crate::warehouse::CATALOG_NAME;
 
 static COMPATIBILITY: LazyLock<PostgresCompatibilityParser> =
     LazyLock::new(PostgresCompatibilityParser::new);
+
+/// The compatibility parser's rewrite rules, in its order, without
+/// `RemoveSubqueryFromProjection`: that rule turns every correlated scalar subquery in a
+/// SELECT list into NULL, a wrong answer where DataFusion can plan the subquery (and
+/// `aggregate_scalar_subqueries` makes catalog queries' subqueries plannable).
+static RULES: LazyLock<Vec<Box<dyn SqlStatementRewriteRule>>> = LazyLock::new(|| {
+    vec![
+        Box::new(rules::AliasDuplicatedProjectionRewrite),
+        Box::new(rules::ResolveUnqualifiedIdentifer),
+        Box::new(rules::RewriteArrayAnyAllOperation),
+        Box::new(rules::PrependUnqualifiedPgTableName),
+        Box::new(rules::RemoveQualifier),
+        Box::new(rules::RewriteRegclassCastToSubquery::new()),
+        Box::new(rules::RemoveUnsupportedTypes::new()),
+        Box::new(rules::FixArrayLiteral),
+        Box::new(rules::CurrentUserVariableToSessionUserFunctionCall),
+        Box::new(rules::FixCollate),
+        Box::new(rules::FixVersionColumnName),
+    ]
+});
+
+fn apply_rules(statement: SqlStatement) -> SqlStatement {
+    RULES
+        .iter()
+        .fold(statement, |statement, rule| rule.rewrite(statement))
+}
 
 /// Registers `pg_catalog` in Floe's catalog and the PostgreSQL functions in `ctx`.
 pub fn install(ctx: &SessionContext) -> Result<()> {
@@ -107,7 +134,7 @@ impl ScalarUDFImpl for NoDescription {
 
 /// Rewrites PostgreSQL idioms DataFusion does not plan into equivalents it does.
 pub fn rewrite(statement: SqlStatement) -> SqlStatement {
-    let mut statement = COMPATIBILITY.rewrite(statement);
+    let mut statement = apply_rules(statement);
     rewrite_functions(&mut statement);
     statement
 }
@@ -173,7 +200,7 @@ fn escape_text(value: &Value) -> Option<String> {
     }
 }
 
-fn parse_expr(sql: &str) -> Option<Expr> {
+pub(crate) fn parse_expr(sql: &str) -> Option<Expr> {
     datafusion::sql::sqlparser::parser::Parser::new(
         &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
     )
@@ -191,11 +218,13 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     if !sql.to_ascii_lowercase().contains("pg_") {
         return None;
     }
-    let mut statements = COMPATIBILITY.parse(sql).ok()?;
+    let mut statements = parse_compatible(sql)?;
     for statement in &mut statements {
         drop_toast_options(statement);
         rewrite_functions(statement);
         strip_object_casts(statement);
+        oid_arrays(statement);
+        crate::pg_recursive::reshape(statement);
         aggregate_scalar_subqueries(statement);
         table_visibility(statement, search_path);
     }
@@ -206,10 +235,113 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     all_queries.then_some(statements)
 }
 
+/// `sql` parsed as the compatibility parser does (which swaps a few known client queries
+/// that DataFusion cannot plan for equivalents), but rewritten with [`RULES`]. The
+/// parser applies its own rules too, so each statement is also parsed plainly: where
+/// the parser's rules on the plain statement give what the parser gave, no client query
+/// was swapped and Floe's rules apply to the plain statement instead.
+fn parse_compatible(sql: &str) -> Option<Vec<SqlStatement>> {
+    let swapped = COMPATIBILITY.parse(sql).ok()?;
+    let Ok(plain) = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        sql,
+    ) else {
+        return Some(swapped);
+    };
+    if plain.len() != swapped.len() {
+        return Some(swapped);
+    }
+    Some(
+        plain
+            .into_iter()
+            .zip(swapped)
+            .map(|(plain, swapped)| {
+                if COMPATIBILITY.rewrite(plain.clone()).to_string() == swapped.to_string() {
+                    let mut plain = plain;
+                    // Before the rules, which drop casts to regtype.
+                    type_names(&mut plain);
+                    apply_rules(plain)
+                } else {
+                    swapped
+                }
+            })
+            .collect(),
+    )
+}
+
+/// `array_agg` of an oid column (`oid`, `atttypid`, ...) is PostgreSQL's `oid[]`: the
+/// catalog's Int32 oids are aggregated as unsigned 32-bit integers, which the server
+/// describes as `oid[]` (asyncpg's introspection reads composite types' attribute types
+/// so, and knows `oid[]` without introspecting it).
+fn oid_arrays(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(function) = expr
+            && names_function(function, "array_agg")
+            && let FunctionArguments::List(list) = &mut function.args
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))) =
+                list.args.first_mut()
+            && is_oid_column(argument)
+        {
+            *argument = Expr::Cast {
+                kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                expr: Box::new(argument.clone()),
+                data_type: SqlDataType::IntUnsigned(None),
+                array: false,
+                format: None,
+            };
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn is_oid_column(expr: &Expr) -> bool {
+    let name = match expr {
+        Expr::Identifier(name) => &name.value,
+        Expr::CompoundIdentifier(parts) => match parts.last() {
+            Some(last) => &last.value,
+            None => return false,
+        },
+        _ => return false,
+    };
+    let name = name.to_ascii_lowercase();
+    name == "oid" || name.ends_with("typid")
+}
+
+/// `oid::regtype::text` is the type's name as `format_type` spells it (asyncpg names the
+/// base and element types so); the casts alone would leave the number.
+fn type_names(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Cast {
+            data_type: outer,
+            expr: inner,
+            ..
+        } = expr
+            && matches!(outer, SqlDataType::Text)
+            && let Expr::Cast {
+                data_type: regtype,
+                expr: oid,
+                ..
+            } = inner.as_ref()
+            && regtype
+                .to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("pg_catalog.")
+                == "regtype"
+            && let Some(name) = parse_expr(&format!("pg_catalog.format_type({oid}, NULL)"))
+        {
+            *expr = name;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 /// Casts to PostgreSQL's object-identifier types (`regclass`, `oid`, ...) that are left
 /// after the compatibility rewrites, which drop only the outer one of nested casts such as
 /// SQLAlchemy's `CAST(CAST(x AS REGCLASS) AS OID)`. Floe's oids are plain integers, so the
 /// cast is dropped and the value kept. Expressions are visited innermost first.
+///
+/// An array of oids (asyncpg's `$1::oid[]`) is kept an array: of unsigned 32-bit
+/// integers, PostgreSQL's oid, which the server describes as `oid[]`.
 fn strip_object_casts(statement: &mut SqlStatement) {
     const OBJECT_TYPES: [&str; 6] = [
         "regclass",
@@ -221,6 +353,13 @@ fn strip_object_casts(statement: &mut SqlStatement) {
     ];
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Cast {
+            data_type: SqlDataType::Array(ArrayElemTypeDef::SquareBracket(element, _)),
+            ..
+        } = expr
+            && element.to_string().eq_ignore_ascii_case("oid")
+        {
+            **element = SqlDataType::IntUnsigned(None);
+        } else if let Expr::Cast {
             data_type,
             expr: inner,
             ..
@@ -311,7 +450,7 @@ fn aggregate_scalar_subqueries(statement: &mut SqlStatement) {
 }
 
 /// The name a relation in FROM is referred to by: its alias, else its table name.
-fn relation_name(relation: &TableFactor) -> Option<String> {
+pub(crate) fn relation_name(relation: &TableFactor) -> Option<String> {
     match relation {
         TableFactor::Table { name, alias, .. } => Some(match alias {
             Some(alias) => alias.name.value.to_ascii_lowercase(),
@@ -321,7 +460,7 @@ fn relation_name(relation: &TableFactor) -> Option<String> {
     }
 }
 
-fn conjuncts(expr: Expr) -> Vec<Expr> {
+pub(crate) fn conjuncts(expr: Expr) -> Vec<Expr> {
     match expr {
         Expr::BinaryOp {
             left,
@@ -366,7 +505,7 @@ fn is_equal_to_null(condition: &Expr) -> bool {
         if null(left) || null(right))
 }
 
-fn and_all(conditions: Vec<Expr>) -> Option<Expr> {
+pub(crate) fn and_all(conditions: Vec<Expr>) -> Option<Expr> {
     conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
         left: Box::new(left),
         op: BinaryOperator::And,
@@ -397,8 +536,10 @@ fn on_outer_row_only(condition: &Expr, inner: &[String]) -> bool {
 }
 
 fn has_aggregate(expr: &Expr) -> bool {
-    const AGGREGATES: [&str; 12] = [
+    const AGGREGATES: [&str; 14] = [
         "count",
+        "first_value",
+        "last_value",
         "max",
         "min",
         "sum",

@@ -272,7 +272,7 @@ impl QueryParser for Parser {
             .parameter_types
             .iter()
             .map(|ty| match ty {
-                Some(ty) => arrow_pg::datatypes::into_pg_type(ty),
+                Some(ty) => crate::parameters::described_type(ty),
                 None => Ok(Type::TEXT),
             })
             .collect()
@@ -284,11 +284,9 @@ impl QueryParser for Parser {
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
         match &prepared.described.schema {
-            Some(schema) => arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                schema,
-                format.unwrap_or(&Format::UnifiedText),
-                None,
-            ),
+            Some(schema) => {
+                crate::results::pg_fields(schema, format.unwrap_or(&Format::UnifiedText))
+            }
             None => Ok(vec![]),
         }
     }
@@ -344,8 +342,7 @@ impl ExtendedQueryHandler for Backend {
             } else {
                 Format::UnifiedText
             };
-            let fields =
-                arrow_pg::datatypes::arrow_schema_to_pg_fields(&cursor.schema, &format, None)?;
+            let fields = crate::results::pg_fields(&cursor.schema, &format)?;
             return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
         }
         self._on_describe(client, message).await
@@ -385,10 +382,7 @@ impl ExtendedQueryHandler for Backend {
             .iter()
             .map(Option::as_ref)
             .collect();
-        let parameters = fit_parameters(
-            arrow_pg::datatypes::df::deserialize_parameters(portal, &inferred)?,
-            &inferred,
-        );
+        let parameters = fit_parameters(crate::parameters::decode(portal, &inferred)?, &inferred);
         let before = session.settings();
         connection.cancel.rearm();
         let limits = StatementLimits::new(
