@@ -37,7 +37,9 @@ pub fn install(catalog: &Arc<dyn CatalogProvider>) -> DFResult<()> {
 }
 
 /// datafusion-pg-catalog's `pg_catalog`, with its `pg_attribute` corrected and the schema
-/// oids of `pg_type` and `pg_proc` renumbered (`pg_namespace_oids`).
+/// oids of `pg_type` and `pg_proc` renumbered (`pg_namespace_oids`), and `pg_index` and
+/// `pg_constraint` empty (`pg_constraints`), and columns clients read added
+/// (`pg_missing_columns`).
 #[derive(Debug)]
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
@@ -57,6 +59,16 @@ impl SchemaProvider for PgCatalog {
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
         let table = self.inner.table(name).await?;
+        if let Some(table) = &table
+            && let Some(empty) = crate::pg_constraints::empty_table(name, table)
+        {
+            return empty.map(Some);
+        }
+        if let Some(table) = &table
+            && let Some(completed) = crate::pg_missing_columns::completed(name, table)
+        {
+            return Ok(Some(completed));
+        }
         if let Some(column) = crate::pg_namespace_oids::namespace_column(name) {
             return Ok(table.map(|table| {
                 Arc::new(crate::pg_namespace_oids::RenumberedNamespaces {

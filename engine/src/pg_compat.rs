@@ -81,24 +81,27 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
         ("obj_description", 1),
         ("obj_description", 2),
         ("shobj_description", 2),
+        ("pg_get_indexdef", 1),
+        ("pg_get_indexdef", 3),
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(NoDescription::new(
+        ctx.register_udf(ScalarUDF::new_from_impl(NothingToDescribe::new(
             name, arguments,
         )));
     }
     Ok(())
 }
 
-/// PostgreSQL's comment lookups. Floe keeps no comments on tables or columns, so there
-/// is never a description: the functions return NULL, as PostgreSQL does for an object
-/// without a comment.
+/// PostgreSQL's comment and index-definition lookups. Floe keeps no comments on tables
+/// or columns and its tables have no indexes, so there is never a description: the
+/// functions return NULL, as PostgreSQL does for an object without a comment and for an
+/// oid that is no index.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct NoDescription {
+struct NothingToDescribe {
     name: &'static str,
     signature: Signature,
 }
 
-impl NoDescription {
+impl NothingToDescribe {
     fn new(name: &'static str, arguments: usize) -> Self {
         Self {
             name,
@@ -107,7 +110,7 @@ impl NoDescription {
     }
 }
 
-impl ScalarUDFImpl for NoDescription {
+impl ScalarUDFImpl for NothingToDescribe {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -140,8 +143,8 @@ pub fn rewrite(statement: SqlStatement) -> SqlStatement {
 }
 
 /// Rewrites of expressions DataFusion cannot plan as they are: `LIKE ... ESCAPE 'c'` with
-/// an escape character other than backslash (SQLAlchemy's schema listing) and
-/// `to_regtype(name)` (psycopg's type lookup).
+/// an escape character other than backslash (SQLAlchemy's schema listing),
+/// `to_regtype(name)` (psycopg's type lookup) and `generate_subscripts(array, 1)`.
 fn rewrite_functions(statement: &mut SqlStatement) {
     let _ = visit_expressions_mut(statement, |expr| {
         match expr {
@@ -187,10 +190,53 @@ fn rewrite_functions(statement: &mut SqlStatement) {
                     *expr = lookup;
                 }
             }
+            // A parameter passed to a catalog function takes the type of PostgreSQL's
+            // argument (DataFusion infers no types for function arguments).
+            Expr::Function(function) if catalog_argument_types(function).is_some() => {
+                let types = catalog_argument_types(function).unwrap_or_default();
+                if let FunctionArguments::List(list) = &mut function.args {
+                    for (argument, ty) in list.args.iter_mut().zip(types) {
+                        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(value)) = argument
+                            && matches!(value, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)))
+                            && let Some(typed) = parse_expr(&format!("CAST({value} AS {ty})"))
+                        {
+                            *value = typed;
+                        }
+                    }
+                }
+            }
+            // PostgreSQL's subscripts of an array, a set-returning function DataFusion
+            // lacks: as an unnest of 1..n it pairs row by row with an unnest of the same
+            // array in the same SELECT list (SQLAlchemy's key-column reflection).
+            Expr::Function(function) if names_function(function, "generate_subscripts") => {
+                if let FunctionArguments::List(list) = &function.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array)), ..] =
+                        list.args.as_slice()
+                    && let Some(subscripts) = parse_expr(&format!(
+                        "unnest(range(1, CAST(cardinality({array}) AS BIGINT) + 1))"
+                    ))
+                {
+                    *expr = subscripts;
+                }
+            }
             _ => {}
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// PostgreSQL's argument types of the catalog functions clients pass parameters to.
+fn catalog_argument_types(function: &Function) -> Option<&'static [&'static str]> {
+    const SIGNATURES: [(&str, &[&str]); 4] = [
+        ("pg_get_constraintdef", &["INT", "BOOLEAN"]),
+        ("pg_get_indexdef", &["INT", "INT", "BOOLEAN"]),
+        ("pg_get_expr", &["TEXT", "INT", "BOOLEAN"]),
+        ("pg_get_viewdef", &["INT", "BOOLEAN"]),
+    ];
+    SIGNATURES
+        .iter()
+        .find(|(name, _)| names_function(function, name))
+        .map(|(_, types)| *types)
 }
 
 fn escape_text(value: &Value) -> Option<String> {
@@ -260,6 +306,7 @@ fn parse_compatible(sql: &str) -> Option<Vec<SqlStatement>> {
                     let mut plain = plain;
                     // Before the rules, which drop casts to regtype.
                     type_names(&mut plain);
+                    relation_lookups(&mut plain);
                     apply_rules(plain)
                 } else {
                     swapped
@@ -305,6 +352,34 @@ fn is_oid_column(expr: &Expr) -> bool {
     };
     let name = name.to_ascii_lowercase();
     name == "oid" || name.ends_with("typid")
+}
+
+/// `CAST('schema.name' AS regclass)`, a literal or a parameter (SQLAlchemy binds
+/// 'pg_catalog.pg_constraint'), is the relation's oid, looked up qualified or not.
+fn relation_lookups(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Cast {
+            data_type,
+            expr: inner,
+            ..
+        } = expr
+            && data_type
+                .to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("pg_catalog.")
+                == "regclass"
+            && matches!(inner.as_ref(), Expr::Value(_))
+            && let Some(lookup) = parse_expr(&format!(
+                "(SELECT max(c.oid) FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relname = CAST({inner} AS TEXT) \
+                 OR n.nspname || '.' || c.relname = CAST({inner} AS TEXT))"
+            ))
+        {
+            *expr = lookup;
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 /// `oid::regtype::text` is the type's name as `format_type` spells it (asyncpg names the

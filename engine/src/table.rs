@@ -61,20 +61,34 @@ pub struct IcebergTable {
     snapshot_id: Option<i64>,
 }
 
+/// The Arrow extension type of a column whose Arrow storage type alone does not say what
+/// it holds: an Iceberg uuid is stored as 16-byte fixed-size binary, like `fixed(16)`, and
+/// is marked `arrow.uuid` so that clients are told it is a uuid.
+fn extension_metadata(ty: &iceberg::spec::Type) -> std::collections::HashMap<String, String> {
+    match ty {
+        iceberg::spec::Type::Primitive(iceberg::spec::PrimitiveType::Uuid) => {
+            [("ARROW:extension:name".to_string(), "arrow.uuid".to_string())].into()
+        }
+        _ => Default::default(),
+    }
+}
+
 impl IcebergTable {
     pub fn new(catalog: Arc<FloeCatalog>, table: Table) -> DFResult<Self> {
         let file_schema = Arc::new(
             schema_to_arrow_schema(table.metadata().current_schema())
                 .map_err(iceberg_to_datafusion)?,
         );
+        let iceberg_fields = table.metadata().current_schema().as_struct().fields();
         let schema = Arc::new(ArrowSchema::new(
             file_schema
                 .fields()
                 .iter()
-                .map(|f| {
+                .zip(iceberg_fields)
+                .map(|(f, iceberg)| {
                     f.as_ref()
                         .clone()
-                        .with_metadata(Default::default())
+                        .with_metadata(extension_metadata(&iceberg.field_type))
                         .with_nullable(true)
                 })
                 .collect::<Vec<_>>(),

@@ -5,30 +5,34 @@
 
 use std::sync::Arc;
 
-use floe_engine::arrow::datatypes::{DataType, Field};
+use floe_engine::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use floe_engine::{ParamValues, ScalarValue};
 use pgwire::api::Type;
-use pgwire::api::portal::Portal;
+use pgwire::api::portal::{Format, Portal};
 use pgwire::api::stmt::StoredStatement;
 use pgwire::error::{PgWireError, PgWireResult};
 
 use crate::results::user_error;
 
 /// The PostgreSQL type the server describes for a parameter the statement infers as
-/// `ty`: arrow-pg's, except that an array of unsigned 32-bit integers is `oid[]`
-/// (what `$1::oid[]` becomes in the engine).
-pub fn described_type(ty: &DataType) -> PgWireResult<Type> {
-    match ty {
-        DataType::List(element) if element.data_type() == &DataType::UInt32 => Ok(Type::OID_ARRAY),
-        _ => arrow_pg::datatypes::into_pg_type(ty),
-    }
+/// `field`: as for a result column of that type (`results::pg_fields`), so a uuid column's
+/// parameter is `uuid` and `$1::oid[]` is `oid[]`.
+pub fn described_type(field: &FieldRef) -> PgWireResult<Type> {
+    let schema = Schema::new(vec![field.clone()]);
+    let fields = crate::results::pg_fields(&schema, &Format::UnifiedBinary)?;
+    Ok(fields[0].datatype().clone())
 }
 
 /// The values bound to `portal`'s parameters, given the types the statement inferred.
 pub fn decode<S: Clone>(
     portal: &Portal<S>,
-    inferred: &[Option<&DataType>],
+    fields: &[Option<FieldRef>],
 ) -> PgWireResult<ParamValues> {
+    let inferred: Vec<Option<&DataType>> = fields
+        .iter()
+        .map(|field| field.as_ref().map(|field| field.data_type()))
+        .collect();
+    let inferred = inferred.as_slice();
     let mut own = Vec::new();
     let mut parameter_types = portal.statement.parameter_types.clone();
     let mut parameters = portal.parameters.clone();
@@ -39,10 +43,11 @@ pub fn decode<S: Clone>(
             .get(index)
             .cloned()
             .flatten();
+        let field = fields.get(index).cloned().flatten();
         let inferred = inferred.get(index).copied().flatten();
-        let ty = match (declared, inferred) {
+        let ty = match (declared, &field) {
             (Some(ty), _) => ty,
-            (None, Some(inferred)) => described_type(inferred)?,
+            (None, Some(field)) => described_type(field)?,
             (None, None) => continue,
         };
         let binary = portal.parameter_format.is_binary(index);
