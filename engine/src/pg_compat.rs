@@ -16,8 +16,9 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArguments, GroupByExpr, SelectItem, SetExpr,
-    Statement as SqlStatement, TableFactor, Value, visit_expressions, visit_expressions_mut,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Query, SelectItem, SetExpr,
+    Statement as SqlStatement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
+    visit_expressions_mut,
 };
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
@@ -272,6 +273,7 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
         oid_arrays(statement);
         crate::pg_recursive::reshape(statement);
         aggregate_scalar_subqueries(statement);
+        let _ = statement.visit(&mut UnplannableSubqueries);
         table_visibility(statement, search_path);
     }
     let all_queries = !statements.is_empty()
@@ -522,6 +524,73 @@ fn aggregate_scalar_subqueries(statement: &mut SqlStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// A scalar subquery in a catalog query's SELECT list whose WHERE compares the outer row
+/// with its own rows other than by equality (psql's `\d`: `a.attcollation <>
+/// t.typcollation`) is one DataFusion cannot plan; it becomes NULL, as
+/// datafusion-pg-catalog's `RemoveSubqueryFromProjection` makes every correlated one, so
+/// that the rest of the catalog query answers. Subqueries DataFusion plans keep their
+/// values.
+struct UnplannableSubqueries;
+
+impl VisitorMut for UnplannableSubqueries {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item
+                    && let Expr::Subquery(subquery) = expr
+                    && compares_outer_row_unequally(subquery)
+                {
+                    *expr = Expr::Value(Value::Null.into());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn compares_outer_row_unequally(query: &Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let inner: Vec<String> = select
+        .from
+        .iter()
+        .flat_map(|from| {
+            std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+        })
+        .filter_map(relation_name)
+        .collect();
+    let Some(selection) = select.selection.clone() else {
+        return false;
+    };
+    conjuncts(selection).iter().any(|condition| {
+        let (mut inner_side, mut outer_side) = (false, false);
+        let _ = visit_expressions(condition, |e| {
+            if let Expr::CompoundIdentifier(parts) = e
+                && parts.len() >= 2
+            {
+                let relation = parts[parts.len() - 2].value.to_ascii_lowercase();
+                if inner.contains(&relation) {
+                    inner_side = true;
+                } else {
+                    outer_side = true;
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        let equality = matches!(
+            condition,
+            Expr::BinaryOp {
+                op: BinaryOperator::Eq,
+                ..
+            }
+        );
+        inner_side && outer_side && !equality
+    })
 }
 
 /// The name a relation in FROM is referred to by: its alias, else its table name.
