@@ -28,7 +28,6 @@ mod pg_attribute;
 mod pg_compat;
 mod pg_constraints;
 mod pg_functions;
-mod pg_missing_columns;
 mod pg_namespace_oids;
 mod pg_recursive;
 pub mod pg_text;

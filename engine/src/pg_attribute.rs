@@ -36,10 +36,9 @@ pub fn install(catalog: &Arc<dyn CatalogProvider>) -> DFResult<()> {
     Ok(())
 }
 
-/// datafusion-pg-catalog's `pg_catalog`, with its `pg_attribute` corrected and the schema
-/// oids of `pg_type` and `pg_proc` renumbered (`pg_namespace_oids`), and `pg_index` and
-/// `pg_constraint` empty (`pg_constraints`), and columns clients read added
-/// (`pg_missing_columns`).
+/// datafusion-pg-catalog's `pg_catalog`, with its `pg_attribute` corrected, stable schema
+/// oids in `pg_namespace` and `pg_class` (`pg_namespace_oids`), and `pg_index` and
+/// `pg_constraint` empty (`pg_constraints`).
 #[derive(Debug)]
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
@@ -58,36 +57,23 @@ impl SchemaProvider for PgCatalog {
     }
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        let table = self.inner.table(name).await?;
-        if let Some(table) = &table
-            && let Some(empty) = crate::pg_constraints::empty_table(name, table)
-        {
+        let Some(table) = self.inner.table(name).await? else {
+            return Ok(None);
+        };
+        if let Some(empty) = crate::pg_constraints::empty_table(name, &table) {
             return empty.map(Some);
         }
-        if let Some(table) = &table
-            && let Some(completed) = crate::pg_missing_columns::completed(name, table)
-        {
-            return Ok(Some(completed));
+        if let Some(stable) = crate::pg_namespace_oids::stable(name, &table, &self.inner) {
+            return Ok(Some(stable));
         }
-        if let Some(column) = crate::pg_namespace_oids::namespace_column(name) {
-            return Ok(table.map(|table| {
-                Arc::new(crate::pg_namespace_oids::RenumberedNamespaces {
-                    table,
-                    column,
-                    pg_catalog: self.inner.clone(),
-                }) as Arc<dyn TableProvider>
-            }));
-        }
-        if !name.eq_ignore_ascii_case("pg_attribute") {
-            return Ok(table);
-        }
-        Ok(table.map(|attributes| {
-            Arc::new(PgAttribute {
-                attributes,
+        if name.eq_ignore_ascii_case("pg_attribute") {
+            return Ok(Some(Arc::new(PgAttribute {
+                attributes: table,
                 pg_catalog: self.inner.clone(),
                 catalog: self.catalog.clone(),
-            }) as Arc<dyn TableProvider>
-        }))
+            })));
+        }
+        Ok(Some(table))
     }
 
     fn table_exist(&self, name: &str) -> bool {
