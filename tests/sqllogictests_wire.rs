@@ -66,6 +66,22 @@ fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<Option<T>, SltError
         .map_err(|err| SltError(format!("column {i}: {err}")))
 }
 
+/// A uuid's bytes, as the binary protocol sends them.
+struct UuidBytes(Vec<u8>);
+
+impl<'a> FromSql<'a> for UuidBytes {
+    fn from_sql(
+        _ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(UuidBytes(raw.to_vec()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::UUID
+    }
+}
+
 /// One value as the in-process runner writes it (Arrow's display, `NULL` for null).
 fn cell(row: &Row, i: usize) -> Result<String, SltError> {
     let ty = row.columns()[i].type_();
@@ -87,6 +103,9 @@ fn cell(row: &Row, i: usize) -> Result<String, SltError> {
         Type::BYTEA => {
             get::<Vec<u8>>(row, i)?.map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect())
         }
+        // Arrow shows a uuid as the 16-byte fixed-size binary it is stored as.
+        Type::UUID => get::<UuidBytes>(row, i)?
+            .map(|uuid| uuid.0.iter().map(|b| format!("{b:02x}")).collect()),
         _ => get::<String>(row, i)?,
     };
     Ok(match text {

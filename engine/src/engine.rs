@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Schema as ArrowSchema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema as ArrowSchema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::common::ParamValues;
@@ -73,9 +73,9 @@ pub struct Engine {
 /// Describe).
 #[derive(Debug, Clone)]
 pub struct Described {
-    /// The type DataFusion infers for each `$n` placeholder, in order; `None` where it
-    /// cannot tell.
-    pub parameter_types: Vec<Option<DataType>>,
+    /// The type DataFusion infers for each `$n` placeholder, in order, as a field (whose
+    /// metadata marks extension types such as uuid); `None` where it cannot tell.
+    pub parameters: Vec<Option<FieldRef>>,
     /// The result columns; `None` for statements that return no rows.
     pub schema: Option<SchemaRef>,
 }
@@ -215,7 +215,7 @@ impl Engine {
     /// Floe answers itself (SHOW, DESCRIBE) are run to learn their columns; they only read.
     pub async fn describe(&self, statement: &Statement) -> Result<Described> {
         let no_parameters = |schema| Described {
-            parameter_types: vec![],
+            parameters: vec![],
             schema,
         };
         match statement {
@@ -231,8 +231,8 @@ impl Engine {
                 }
                 self.prepare_catalog(df).await?;
                 let plan = self.ctx.state().statement_to_plan(*df.clone()).await?;
-                let mut parameters: Vec<(usize, Option<DataType>)> = plan
-                    .get_parameter_types()?
+                let mut parameters: Vec<(usize, Option<FieldRef>)> = plan
+                    .get_parameter_fields()?
                     .into_iter()
                     .filter_map(|(name, ty)| {
                         name.trim_start_matches('$')
@@ -243,16 +243,20 @@ impl Engine {
                     .collect();
                 parameters.sort_by_key(|(n, _)| *n);
                 let count = parameters.last().map_or(0, |(n, _)| *n);
-                let mut parameter_types = vec![None; count];
-                for (n, ty) in parameters {
-                    parameter_types[n - 1] = ty;
+                let mut fields = vec![None; count];
+                let cast = cast_placeholder_types(&plan);
+                for (n, field) in parameters {
+                    fields[n - 1] = field.or_else(|| {
+                        let ty = cast.get(&format!("${n}"))?;
+                        Some(Arc::new(Field::new(format!("${n}"), ty.clone(), true)))
+                    });
                 }
                 let schema = match command_tag(&plan) {
                     Some(_) => None,
                     None => Some(Arc::new(plan.schema().as_arrow().clone())),
                 };
                 Ok(Described {
-                    parameter_types,
+                    parameters: fields,
                     schema,
                 })
             }
@@ -853,4 +857,28 @@ fn describe_provider(provider: &dyn TableProvider) -> Result<Output> {
         ],
         rows,
     )
+}
+
+/// The types of placeholders written with a cast (`$1::oid[]`), which DataFusion leaves
+/// uninferred: PostgreSQL takes the cast's type as the parameter's.
+fn cast_placeholder_types(plan: &LogicalPlan) -> std::collections::HashMap<String, DataType> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::{Cast, TryCast};
+    let mut types = std::collections::HashMap::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let datafusion::logical_expr::Expr::Cast(Cast { expr, data_type })
+                | datafusion::logical_expr::Expr::TryCast(TryCast { expr, data_type }) = e
+                    && let datafusion::logical_expr::Expr::Placeholder(placeholder) = expr.as_ref()
+                {
+                    types
+                        .entry(placeholder.id.clone())
+                        .or_insert_with(|| data_type.clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    });
+    types
 }

@@ -28,7 +28,10 @@ mod partition_split;
 mod partition_values;
 mod pg_attribute;
 mod pg_compat;
+mod pg_constraints;
 mod pg_functions;
+mod pg_namespace_oids;
+mod pg_recursive;
 pub mod pg_text;
 mod predicate;
 pub mod progress;
@@ -62,7 +65,7 @@ pub mod sql {
     pub use datafusion::sql::parser::Statement as DFStatement;
     pub use datafusion::sql::sqlparser::ast;
 }
-pub use datafusion::common::ParamValues;
+pub use datafusion::common::{ParamValues, ScalarValue};
 pub use engine::{Described, Engine};
 pub use error::{FloeError, Result};
 pub use output::Output;

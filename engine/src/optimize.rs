@@ -177,7 +177,7 @@ async fn rewrite(
     let metadata = table.metadata();
     let iceberg_schema = metadata.current_schema();
     let file_schema = Arc::new(schema_to_arrow_schema(iceberg_schema)?);
-    let schema = Arc::new(datafusion_schema(&file_schema));
+    let schema = Arc::new(datafusion_schema(&file_schema, iceberg_schema));
     let to_scan = files
         .iter()
         .map(|(spec_id, file)| DataFileToScan {

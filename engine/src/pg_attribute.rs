@@ -36,7 +36,9 @@ pub fn install(catalog: &Arc<dyn CatalogProvider>) -> DFResult<()> {
     Ok(())
 }
 
-/// datafusion-pg-catalog's `pg_catalog`, with its `pg_attribute` corrected.
+/// datafusion-pg-catalog's `pg_catalog`, with its `pg_attribute` corrected, stable schema
+/// oids in `pg_namespace` and `pg_class` (`pg_namespace_oids`), and `pg_index` and
+/// `pg_constraint` empty (`pg_constraints`).
 #[derive(Debug)]
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
@@ -55,17 +57,23 @@ impl SchemaProvider for PgCatalog {
     }
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
-        let table = self.inner.table(name).await?;
-        if !name.eq_ignore_ascii_case("pg_attribute") {
-            return Ok(table);
+        let Some(table) = self.inner.table(name).await? else {
+            return Ok(None);
+        };
+        if let Some(empty) = crate::pg_constraints::empty_table(name, &table) {
+            return empty.map(Some);
         }
-        Ok(table.map(|attributes| {
-            Arc::new(PgAttribute {
-                attributes,
+        if let Some(stable) = crate::pg_namespace_oids::stable(name, &table, &self.inner) {
+            return Ok(Some(stable));
+        }
+        if name.eq_ignore_ascii_case("pg_attribute") {
+            return Ok(Some(Arc::new(PgAttribute {
+                attributes: table,
                 pg_catalog: self.inner.clone(),
                 catalog: self.catalog.clone(),
-            }) as Arc<dyn TableProvider>
-        }))
+            })));
+        }
+        Ok(Some(table))
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -241,7 +249,7 @@ fn type_modifier(field_type: &Type) -> i32 {
     }
 }
 
-async fn read_all(
+pub(crate) async fn read_all(
     state: &dyn Session,
     table: &Arc<dyn TableProvider>,
 ) -> DFResult<Vec<RecordBatch>> {
@@ -250,7 +258,7 @@ async fn read_all(
 }
 
 /// The column `name` of `batch` as the array type `A` the catalog table gives it.
-fn typed<'a, A: 'static>(batch: &'a RecordBatch, name: &str) -> DFResult<&'a A> {
+pub(crate) fn typed<'a, A: 'static>(batch: &'a RecordBatch, name: &str) -> DFResult<&'a A> {
     batch
         .column(batch.schema().index_of(name)?)
         .as_any()

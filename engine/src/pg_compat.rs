@@ -15,12 +15,14 @@ use datafusion::logical_expr::{
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
-    SelectItem, SetExpr, Statement as SqlStatement, TableFactor, Value, visit_expressions,
+    ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Query, SelectItem, SetExpr,
+    Statement as SqlStatement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
     visit_expressions_mut,
 };
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 
 use crate::error::{FloeError, Result};
 use crate::settings::version_string;
@@ -28,6 +30,32 @@ use crate::warehouse::CATALOG_NAME;
 
 static COMPATIBILITY: LazyLock<PostgresCompatibilityParser> =
     LazyLock::new(PostgresCompatibilityParser::new);
+
+/// The compatibility parser's rewrite rules, in its order, without
+/// `RemoveSubqueryFromProjection`: that rule turns every correlated scalar subquery in a
+/// SELECT list into NULL, a wrong answer where DataFusion can plan the subquery (and
+/// `aggregate_scalar_subqueries` makes catalog queries' subqueries plannable).
+static RULES: LazyLock<Vec<Box<dyn SqlStatementRewriteRule>>> = LazyLock::new(|| {
+    vec![
+        Box::new(rules::AliasDuplicatedProjectionRewrite),
+        Box::new(rules::ResolveUnqualifiedIdentifer),
+        Box::new(rules::RewriteArrayAnyAllOperation),
+        Box::new(rules::PrependUnqualifiedPgTableName),
+        Box::new(rules::RemoveQualifier),
+        Box::new(rules::RewriteRegclassCastToSubquery::new()),
+        Box::new(rules::RemoveUnsupportedTypes::new()),
+        Box::new(rules::FixArrayLiteral),
+        Box::new(rules::CurrentUserVariableToSessionUserFunctionCall),
+        Box::new(rules::FixCollate),
+        Box::new(rules::FixVersionColumnName),
+    ]
+});
+
+fn apply_rules(statement: SqlStatement) -> SqlStatement {
+    RULES
+        .iter()
+        .fold(statement, |statement, rule| rule.rewrite(statement))
+}
 
 /// Registers `pg_catalog` in Floe's catalog and the PostgreSQL functions in `ctx`.
 pub fn install(ctx: &SessionContext) -> Result<()> {
@@ -54,24 +82,27 @@ pub fn install(ctx: &SessionContext) -> Result<()> {
         ("obj_description", 1),
         ("obj_description", 2),
         ("shobj_description", 2),
+        ("pg_get_indexdef", 1),
+        ("pg_get_indexdef", 3),
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(NoDescription::new(
+        ctx.register_udf(ScalarUDF::new_from_impl(NothingToDescribe::new(
             name, arguments,
         )));
     }
     Ok(())
 }
 
-/// PostgreSQL's comment lookups. Floe keeps no comments on tables or columns, so there
-/// is never a description: the functions return NULL, as PostgreSQL does for an object
-/// without a comment.
+/// PostgreSQL's comment and index-definition lookups. Floe keeps no comments on tables
+/// or columns and its tables have no indexes, so there is never a description: the
+/// functions return NULL, as PostgreSQL does for an object without a comment and for an
+/// oid that is no index.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct NoDescription {
+struct NothingToDescribe {
     name: &'static str,
     signature: Signature,
 }
 
-impl NoDescription {
+impl NothingToDescribe {
     fn new(name: &'static str, arguments: usize) -> Self {
         Self {
             name,
@@ -80,7 +111,7 @@ impl NoDescription {
     }
 }
 
-impl ScalarUDFImpl for NoDescription {
+impl ScalarUDFImpl for NothingToDescribe {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -107,14 +138,14 @@ impl ScalarUDFImpl for NoDescription {
 
 /// Rewrites PostgreSQL idioms DataFusion does not plan into equivalents it does.
 pub fn rewrite(statement: SqlStatement) -> SqlStatement {
-    let mut statement = COMPATIBILITY.rewrite(statement);
+    let mut statement = apply_rules(statement);
     rewrite_functions(&mut statement);
     statement
 }
 
 /// Rewrites of expressions DataFusion cannot plan as they are: `LIKE ... ESCAPE 'c'` with
-/// an escape character other than backslash (SQLAlchemy's schema listing) and
-/// `to_regtype(name)` (psycopg's type lookup).
+/// an escape character other than backslash (SQLAlchemy's schema listing),
+/// `to_regtype(name)` (psycopg's type lookup) and `generate_subscripts(array, 1)`.
 fn rewrite_functions(statement: &mut SqlStatement) {
     let _ = visit_expressions_mut(statement, |expr| {
         match expr {
@@ -160,10 +191,53 @@ fn rewrite_functions(statement: &mut SqlStatement) {
                     *expr = lookup;
                 }
             }
+            // A parameter passed to a catalog function takes the type of PostgreSQL's
+            // argument (DataFusion infers no types for function arguments).
+            Expr::Function(function) if catalog_argument_types(function).is_some() => {
+                let types = catalog_argument_types(function).unwrap_or_default();
+                if let FunctionArguments::List(list) = &mut function.args {
+                    for (argument, ty) in list.args.iter_mut().zip(types) {
+                        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(value)) = argument
+                            && matches!(value, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)))
+                            && let Some(typed) = parse_expr(&format!("CAST({value} AS {ty})"))
+                        {
+                            *value = typed;
+                        }
+                    }
+                }
+            }
+            // PostgreSQL's subscripts of an array, a set-returning function DataFusion
+            // lacks: as an unnest of 1..n it pairs row by row with an unnest of the same
+            // array in the same SELECT list (SQLAlchemy's key-column reflection).
+            Expr::Function(function) if names_function(function, "generate_subscripts") => {
+                if let FunctionArguments::List(list) = &function.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array)), ..] =
+                        list.args.as_slice()
+                    && let Some(subscripts) = parse_expr(&format!(
+                        "unnest(range(1, CAST(cardinality({array}) AS BIGINT) + 1))"
+                    ))
+                {
+                    *expr = subscripts;
+                }
+            }
             _ => {}
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// PostgreSQL's argument types of the catalog functions clients pass parameters to.
+fn catalog_argument_types(function: &Function) -> Option<&'static [&'static str]> {
+    const SIGNATURES: [(&str, &[&str]); 4] = [
+        ("pg_get_constraintdef", &["INT", "BOOLEAN"]),
+        ("pg_get_indexdef", &["INT", "INT", "BOOLEAN"]),
+        ("pg_get_expr", &["TEXT", "INT", "BOOLEAN"]),
+        ("pg_get_viewdef", &["INT", "BOOLEAN"]),
+    ];
+    SIGNATURES
+        .iter()
+        .find(|(name, _)| names_function(function, name))
+        .map(|(_, types)| *types)
 }
 
 fn escape_text(value: &Value) -> Option<String> {
@@ -173,7 +247,7 @@ fn escape_text(value: &Value) -> Option<String> {
     }
 }
 
-fn parse_expr(sql: &str) -> Option<Expr> {
+pub(crate) fn parse_expr(sql: &str) -> Option<Expr> {
     datafusion::sql::sqlparser::parser::Parser::new(
         &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
     )
@@ -191,12 +265,15 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     if !sql.to_ascii_lowercase().contains("pg_") {
         return None;
     }
-    let mut statements = COMPATIBILITY.parse(sql).ok()?;
+    let mut statements = parse_compatible(sql)?;
     for statement in &mut statements {
         drop_toast_options(statement);
         rewrite_functions(statement);
         strip_object_casts(statement);
+        oid_arrays(statement);
+        crate::pg_recursive::reshape(statement);
         aggregate_scalar_subqueries(statement);
+        let _ = statement.visit(&mut UnplannableSubqueries);
         table_visibility(statement, search_path);
     }
     let all_queries = !statements.is_empty()
@@ -206,10 +283,142 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     all_queries.then_some(statements)
 }
 
+/// `sql` parsed as the compatibility parser does (which swaps a few known client queries
+/// that DataFusion cannot plan for equivalents), but rewritten with [`RULES`]. The
+/// parser applies its own rules too, so each statement is also parsed plainly: where
+/// the parser's rules on the plain statement give what the parser gave, no client query
+/// was swapped and Floe's rules apply to the plain statement instead.
+fn parse_compatible(sql: &str) -> Option<Vec<SqlStatement>> {
+    let swapped = COMPATIBILITY.parse(sql).ok()?;
+    let Ok(plain) = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        sql,
+    ) else {
+        return Some(swapped);
+    };
+    if plain.len() != swapped.len() {
+        return Some(swapped);
+    }
+    Some(
+        plain
+            .into_iter()
+            .zip(swapped)
+            .map(|(plain, swapped)| {
+                if COMPATIBILITY.rewrite(plain.clone()).to_string() == swapped.to_string() {
+                    let mut plain = plain;
+                    // Before the rules, which drop casts to regtype.
+                    type_names(&mut plain);
+                    relation_lookups(&mut plain);
+                    apply_rules(plain)
+                } else {
+                    swapped
+                }
+            })
+            .collect(),
+    )
+}
+
+/// `array_agg` of an oid column (`oid`, `atttypid`, ...) is PostgreSQL's `oid[]`: the
+/// catalog's Int32 oids are aggregated as unsigned 32-bit integers, which the server
+/// describes as `oid[]` (asyncpg's introspection reads composite types' attribute types
+/// so, and knows `oid[]` without introspecting it).
+fn oid_arrays(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(function) = expr
+            && names_function(function, "array_agg")
+            && let FunctionArguments::List(list) = &mut function.args
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))) =
+                list.args.first_mut()
+            && is_oid_column(argument)
+        {
+            *argument = Expr::Cast {
+                kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                expr: Box::new(argument.clone()),
+                data_type: SqlDataType::IntUnsigned(None),
+                array: false,
+                format: None,
+            };
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn is_oid_column(expr: &Expr) -> bool {
+    let name = match expr {
+        Expr::Identifier(name) => &name.value,
+        Expr::CompoundIdentifier(parts) => match parts.last() {
+            Some(last) => &last.value,
+            None => return false,
+        },
+        _ => return false,
+    };
+    let name = name.to_ascii_lowercase();
+    name == "oid" || name.ends_with("typid")
+}
+
+/// `CAST('schema.name' AS regclass)`, a literal or a parameter (SQLAlchemy binds
+/// 'pg_catalog.pg_constraint'), is the relation's oid, looked up qualified or not.
+fn relation_lookups(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Cast {
+            data_type,
+            expr: inner,
+            ..
+        } = expr
+            && data_type
+                .to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("pg_catalog.")
+                == "regclass"
+            && matches!(inner.as_ref(), Expr::Value(_))
+            && let Some(lookup) = parse_expr(&format!(
+                "(SELECT max(c.oid) FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relname = CAST({inner} AS TEXT) \
+                 OR n.nspname || '.' || c.relname = CAST({inner} AS TEXT))"
+            ))
+        {
+            *expr = lookup;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `oid::regtype::text` is the type's name as `format_type` spells it (asyncpg names the
+/// base and element types so); the casts alone would leave the number.
+fn type_names(statement: &mut SqlStatement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Cast {
+            data_type: outer,
+            expr: inner,
+            ..
+        } = expr
+            && matches!(outer, SqlDataType::Text)
+            && let Expr::Cast {
+                data_type: regtype,
+                expr: oid,
+                ..
+            } = inner.as_ref()
+            && regtype
+                .to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("pg_catalog.")
+                == "regtype"
+            && let Some(name) = parse_expr(&format!("pg_catalog.format_type({oid}, NULL)"))
+        {
+            *expr = name;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 /// Casts to PostgreSQL's object-identifier types (`regclass`, `oid`, ...) that are left
 /// after the compatibility rewrites, which drop only the outer one of nested casts such as
 /// SQLAlchemy's `CAST(CAST(x AS REGCLASS) AS OID)`. Floe's oids are plain integers, so the
 /// cast is dropped and the value kept. Expressions are visited innermost first.
+///
+/// An array of oids (asyncpg's `$1::oid[]`) is kept an array: of unsigned 32-bit
+/// integers, PostgreSQL's oid, which the server describes as `oid[]`.
 fn strip_object_casts(statement: &mut SqlStatement) {
     const OBJECT_TYPES: [&str; 6] = [
         "regclass",
@@ -221,6 +430,13 @@ fn strip_object_casts(statement: &mut SqlStatement) {
     ];
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Cast {
+            data_type: SqlDataType::Array(ArrayElemTypeDef::SquareBracket(element, _)),
+            ..
+        } = expr
+            && element.to_string().eq_ignore_ascii_case("oid")
+        {
+            **element = SqlDataType::IntUnsigned(None);
+        } else if let Expr::Cast {
             data_type,
             expr: inner,
             ..
@@ -310,8 +526,75 @@ fn aggregate_scalar_subqueries(statement: &mut SqlStatement) {
     });
 }
 
+/// A scalar subquery in a catalog query's SELECT list whose WHERE compares the outer row
+/// with its own rows other than by equality (psql's `\d`: `a.attcollation <>
+/// t.typcollation`) is one DataFusion cannot plan; it becomes NULL, as
+/// datafusion-pg-catalog's `RemoveSubqueryFromProjection` makes every correlated one, so
+/// that the rest of the catalog query answers. Subqueries DataFusion plans keep their
+/// values.
+struct UnplannableSubqueries;
+
+impl VisitorMut for UnplannableSubqueries {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item
+                    && let Expr::Subquery(subquery) = expr
+                    && compares_outer_row_unequally(subquery)
+                {
+                    *expr = Expr::Value(Value::Null.into());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn compares_outer_row_unequally(query: &Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let inner: Vec<String> = select
+        .from
+        .iter()
+        .flat_map(|from| {
+            std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+        })
+        .filter_map(relation_name)
+        .collect();
+    let Some(selection) = select.selection.clone() else {
+        return false;
+    };
+    conjuncts(selection).iter().any(|condition| {
+        let (mut inner_side, mut outer_side) = (false, false);
+        let _ = visit_expressions(condition, |e| {
+            if let Expr::CompoundIdentifier(parts) = e
+                && parts.len() >= 2
+            {
+                let relation = parts[parts.len() - 2].value.to_ascii_lowercase();
+                if inner.contains(&relation) {
+                    inner_side = true;
+                } else {
+                    outer_side = true;
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        let equality = matches!(
+            condition,
+            Expr::BinaryOp {
+                op: BinaryOperator::Eq,
+                ..
+            }
+        );
+        inner_side && outer_side && !equality
+    })
+}
+
 /// The name a relation in FROM is referred to by: its alias, else its table name.
-fn relation_name(relation: &TableFactor) -> Option<String> {
+pub(crate) fn relation_name(relation: &TableFactor) -> Option<String> {
     match relation {
         TableFactor::Table { name, alias, .. } => Some(match alias {
             Some(alias) => alias.name.value.to_ascii_lowercase(),
@@ -321,7 +604,7 @@ fn relation_name(relation: &TableFactor) -> Option<String> {
     }
 }
 
-fn conjuncts(expr: Expr) -> Vec<Expr> {
+pub(crate) fn conjuncts(expr: Expr) -> Vec<Expr> {
     match expr {
         Expr::BinaryOp {
             left,
@@ -366,7 +649,7 @@ fn is_equal_to_null(condition: &Expr) -> bool {
         if null(left) || null(right))
 }
 
-fn and_all(conditions: Vec<Expr>) -> Option<Expr> {
+pub(crate) fn and_all(conditions: Vec<Expr>) -> Option<Expr> {
     conditions.into_iter().reduce(|left, right| Expr::BinaryOp {
         left: Box::new(left),
         op: BinaryOperator::And,
@@ -397,8 +680,10 @@ fn on_outer_row_only(condition: &Expr, inner: &[String]) -> bool {
 }
 
 fn has_aggregate(expr: &Expr) -> bool {
-    const AGGREGATES: [&str; 12] = [
+    const AGGREGATES: [&str; 14] = [
         "count",
+        "first_value",
+        "last_value",
         "max",
         "min",
         "sum",

@@ -57,6 +57,12 @@ const SETTINGS: &[Setting] = &[
         check: Some(date_style),
     },
     Setting {
+        name: "default_table_access_method",
+        default: "heap",
+        description: "Shows the access method PostgreSQL would give new tables (Floe's are Iceberg tables; clients compare pg_am names to it).",
+        check: None,
+    },
+    Setting {
         name: "default_transaction_isolation",
         default: "read committed",
         description: "Sets the transaction isolation level of each new transaction.",

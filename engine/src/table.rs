@@ -54,22 +54,38 @@ pub struct IcebergTable {
     snapshot_id: Option<i64>,
 }
 
-/// The columns of a table as DataFusion sees them, from the Arrow schema of its files: no
-/// Iceberg field-id metadata, and all nullable so that NOT NULL is enforced (with the column
-/// named) by the sink rather than by Arrow.
-pub fn datafusion_schema(file_schema: &ArrowSchema) -> ArrowSchema {
+/// The columns of a table as DataFusion sees them, from the Arrow schema of its files and
+/// its Iceberg schema: no Iceberg field-id metadata, and all nullable so that NOT NULL is
+/// enforced (with the column named) by the sink rather than by Arrow.
+pub fn datafusion_schema(
+    file_schema: &ArrowSchema,
+    iceberg_schema: &iceberg::spec::Schema,
+) -> ArrowSchema {
     ArrowSchema::new(
         file_schema
             .fields()
             .iter()
-            .map(|f| {
+            .zip(iceberg_schema.as_struct().fields())
+            .map(|(f, iceberg)| {
                 f.as_ref()
                     .clone()
-                    .with_metadata(Default::default())
+                    .with_metadata(extension_metadata(&iceberg.field_type))
                     .with_nullable(true)
             })
             .collect::<Vec<_>>(),
     )
+}
+
+/// The Arrow extension type of a column whose Arrow storage type alone does not say what
+/// it holds: an Iceberg uuid is stored as 16-byte fixed-size binary, like `fixed(16)`, and
+/// is marked `arrow.uuid` so that clients are told it is a uuid.
+fn extension_metadata(ty: &iceberg::spec::Type) -> std::collections::HashMap<String, String> {
+    match ty {
+        iceberg::spec::Type::Primitive(iceberg::spec::PrimitiveType::Uuid) => {
+            [("ARROW:extension:name".to_string(), "arrow.uuid".to_string())].into()
+        }
+        _ => Default::default(),
+    }
 }
 
 impl IcebergTable {
@@ -78,7 +94,10 @@ impl IcebergTable {
             schema_to_arrow_schema(table.metadata().current_schema())
                 .map_err(iceberg_to_datafusion)?,
         );
-        let schema = Arc::new(datafusion_schema(&file_schema));
+        let schema = Arc::new(datafusion_schema(
+            &file_schema,
+            table.metadata().current_schema(),
+        ));
         Ok(Self {
             catalog,
             table,

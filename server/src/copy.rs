@@ -28,7 +28,7 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use crate::Backend;
 use crate::binary_copy::{BinaryCopyReader, BinaryTuples};
 use crate::connection::connection_of;
-use crate::results::{encodable, error_info, to_pg_error, user_error, write_notice};
+use crate::results::{encodable, error_info, pg_fields, to_pg_error, user_error, write_notice};
 
 /// The COPY FROM STDIN a connection is receiving, if any.
 #[derive(Default)]
@@ -275,17 +275,13 @@ fn binary_copy_out(
     schema: &SchemaRef,
     batches: BoxStream<'static, Result<RecordBatch, FloeError>>,
 ) -> PgWireResult<Response> {
-    let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
-        schema,
-        &Format::UnifiedBinary,
-        None,
-    )?);
+    let fields = Arc::new(pg_fields(schema, &Format::UnifiedBinary)?);
     let columns = fields.len();
-    let tuples = Arc::new(Mutex::new(BinaryTuples::new(fields)));
+    let tuples = Arc::new(Mutex::new(BinaryTuples::new(fields.clone())));
     let end = tuples.clone();
     let rows = batches
         .flat_map(move |batch| {
-            stream::iter(match batch.and_then(encodable) {
+            stream::iter(match batch.and_then(|batch| encodable(batch, &fields)) {
                 Ok(batch) => tuples.lock().expect("copy lock").encode(&batch),
                 Err(err) => vec![Err(to_pg_error(err))],
             })

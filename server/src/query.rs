@@ -236,7 +236,7 @@ impl QueryParser for Parser {
             0 => Ok(Prepared {
                 statement: None,
                 described: Described {
-                    parameter_types: vec![],
+                    parameters: vec![],
                     schema: None,
                 },
             }),
@@ -269,10 +269,10 @@ impl QueryParser for Parser {
         // A parameter whose type cannot be inferred is text, as in PostgreSQL.
         prepared
             .described
-            .parameter_types
+            .parameters
             .iter()
-            .map(|ty| match ty {
-                Some(ty) => arrow_pg::datatypes::into_pg_type(ty),
+            .map(|field| match field {
+                Some(field) => crate::parameters::described_type(field),
                 None => Ok(Type::TEXT),
             })
             .collect()
@@ -284,11 +284,9 @@ impl QueryParser for Parser {
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
         match &prepared.described.schema {
-            Some(schema) => arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                schema,
-                format.unwrap_or(&Format::UnifiedText),
-                None,
-            ),
+            Some(schema) => {
+                crate::results::pg_fields(schema, format.unwrap_or(&Format::UnifiedText))
+            }
             None => Ok(vec![]),
         }
     }
@@ -344,8 +342,7 @@ impl ExtendedQueryHandler for Backend {
             } else {
                 Format::UnifiedText
             };
-            let fields =
-                arrow_pg::datatypes::arrow_schema_to_pg_fields(&cursor.schema, &format, None)?;
+            let fields = crate::results::pg_fields(&cursor.schema, &format)?;
             return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
         }
         self._on_describe(client, message).await
@@ -379,16 +376,12 @@ impl ExtendedQueryHandler for Backend {
         {
             return Ok(Response::Execution(Tag::new("DEALLOCATE")));
         }
-        let inferred: Vec<Option<&DataType>> = prepared
-            .described
-            .parameter_types
+        let fields = &prepared.described.parameters;
+        let inferred: Vec<Option<&DataType>> = fields
             .iter()
-            .map(Option::as_ref)
+            .map(|field| field.as_ref().map(|field| field.data_type()))
             .collect();
-        let parameters = fit_parameters(
-            arrow_pg::datatypes::df::deserialize_parameters(portal, &inferred)?,
-            &inferred,
-        );
+        let parameters = fit_parameters(crate::parameters::decode(portal, fields)?, &inferred);
         let before = session.settings();
         connection.cancel.rearm();
         let limits = StatementLimits::new(
@@ -453,15 +446,15 @@ async fn describe_cursor(
 ) -> Result<Described, FloeError> {
     Ok(match statement {
         CursorStatement::Declare { query, .. } => Described {
-            parameter_types: connection.session.describe(&query).await?.parameter_types,
+            parameters: connection.session.describe(&query).await?.parameters,
             schema: None,
         },
         CursorStatement::Fetch { name, .. } => Described {
-            parameter_types: vec![],
+            parameters: vec![],
             schema: Some(connection.cursors.get(&name)?.schema.clone()),
         },
         CursorStatement::Close(_) => Described {
-            parameter_types: vec![],
+            parameters: vec![],
             schema: None,
         },
     })

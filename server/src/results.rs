@@ -4,14 +4,18 @@
 
 use std::sync::Arc;
 
-use floe_engine::arrow::array::RecordBatch;
+use floe_engine::arrow::array::{
+    Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, ListArray, RecordBatch, StringArray,
+    UInt32Array,
+};
 use floe_engine::arrow::compute::cast;
 use floe_engine::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use floe_engine::{FloeError, Output};
 use futures::stream::BoxStream;
 use futures::{StreamExt, stream};
+use pgwire::api::Type;
 use pgwire::api::portal::Format;
-use pgwire::api::results::FieldInfo;
+use pgwire::api::results::{FieldFormat, FieldInfo};
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
@@ -98,15 +102,15 @@ pub fn respond_rows(
     format: &Format,
     limits: StatementLimits,
 ) -> PgWireResult<Response> {
-    let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
-        schema, format, None,
-    )?);
+    let fields = Arc::new(pg_fields(schema, format)?);
     let row_fields = fields.clone();
     let rows = limits.guard(batches).flat_map(move |batch| {
-        stream::iter(match batch.and_then(encodable) {
-            Ok(batch) => encode_rows(row_fields.clone(), batch),
-            Err(err) => vec![Err(to_pg_error(err))],
-        })
+        stream::iter(
+            match batch.and_then(|batch| encodable(batch, &row_fields)) {
+                Ok(batch) => encode_rows(row_fields.clone(), batch),
+                Err(err) => vec![Err(to_pg_error(err))],
+            },
+        )
     });
     Ok(Response::Query(QueryResponse::new(fields, rows)))
 }
@@ -125,38 +129,158 @@ fn encode_rows(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<PgWireRes
     rows
 }
 
-/// Columns arrow-pg describes but cannot encode, recast to the type it encodes the same
-/// way: fixed-size binary (Iceberg `fixed` and `uuid`) is sent as `bytea`.
-pub fn encodable(batch: RecordBatch) -> Result<RecordBatch, FloeError> {
-    if !batch
-        .schema()
-        .fields()
-        .iter()
-        .any(|f| matches!(f.data_type(), DataType::FixedSizeBinary(_)))
-    {
+/// The PostgreSQL fields of rows with `schema`: arrow-pg's mapping, with the types it
+/// does not know: a uuid column (16-byte fixed-size binary marked `arrow.uuid`, as Floe's
+/// tables mark Iceberg uuid columns) is `uuid`, and an array of unsigned 32-bit integers
+/// (oids, as in catalog queries) is `oid[]`.
+pub fn pg_fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+    let mut fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(schema, format, None)?;
+    for (index, field) in schema.fields().iter().enumerate() {
+        let ty = match own_encoding(field) {
+            Some(OwnEncoding::Uuid) => Type::UUID,
+            Some(OwnEncoding::Oids) => Type::OID_ARRAY,
+            None => continue,
+        };
+        fields[index] = FieldInfo::new(
+            field.name().clone(),
+            None,
+            None,
+            ty,
+            format.format_for(index),
+        );
+    }
+    Ok(fields)
+}
+
+/// The columns Floe encodes itself rather than arrow-pg.
+enum OwnEncoding {
+    Uuid,
+    Oids,
+}
+
+fn own_encoding(field: &Field) -> Option<OwnEncoding> {
+    match field.data_type() {
+        DataType::FixedSizeBinary(16) if field.extension_type_name() == Some(UUID_EXTENSION) => {
+            Some(OwnEncoding::Uuid)
+        }
+        DataType::List(element) if element.data_type() == &DataType::UInt32 => {
+            Some(OwnEncoding::Oids)
+        }
+        _ => None,
+    }
+}
+
+/// The Arrow extension name of uuid columns.
+pub const UUID_EXTENSION: &str = "arrow.uuid";
+
+/// `batch` with its columns in the form arrow-pg encodes as `fields` (from [`pg_fields`])
+/// say: fixed-size binary as `bytea`; uuids and oid arrays already in PostgreSQL's binary
+/// or text form, which arrow-pg then writes as they are.
+pub fn encodable(batch: RecordBatch, fields: &[FieldInfo]) -> Result<RecordBatch, FloeError> {
+    if !batch.schema().fields().iter().any(|f| {
+        matches!(
+            f.data_type(),
+            DataType::FixedSizeBinary(_) | DataType::List(_)
+        )
+    }) {
         return Ok(batch);
     }
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|column| match column.data_type() {
-            DataType::FixedSizeBinary(_) => cast(column, &DataType::Binary),
-            _ => Ok(column.clone()),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let fields: Vec<Field> = batch
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    let mut new_fields = Vec::with_capacity(batch.num_columns());
+    for (index, (field, column)) in batch
         .schema()
         .fields()
         .iter()
-        .map(|f| match f.data_type() {
-            DataType::FixedSizeBinary(_) => f.as_ref().clone().with_data_type(DataType::Binary),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
+        .zip(batch.columns())
+        .enumerate()
+    {
+        let binary = fields
+            .get(index)
+            .is_some_and(|f| f.format() == FieldFormat::Binary);
+        let column = match (own_encoding(field), field.data_type()) {
+            (Some(OwnEncoding::Uuid), _) if !binary => uuid_text(column)?,
+            (Some(OwnEncoding::Oids), _) => oid_arrays(column, binary)?,
+            (_, DataType::FixedSizeBinary(_)) => cast(column, &DataType::Binary)?,
+            _ => column.clone(),
+        };
+        new_fields.push(
+            Field::new(
+                field.name(),
+                column.data_type().clone(),
+                field.is_nullable(),
+            )
+            .with_metadata(field.metadata().clone()),
+        );
+        columns.push(column);
+    }
     Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
+        Arc::new(Schema::new(new_fields)),
         columns,
     )?)
+}
+
+/// Uuids as text: `12345678-9abc-def0-1234-56789abcdef0`.
+fn uuid_text(column: &ArrayRef) -> Result<ArrayRef, FloeError> {
+    let values = column
+        .as_any()
+        .downcast_ref::<FixedSizeBinaryArray>()
+        .ok_or_else(|| FloeError::internal("a uuid column is not fixed-size binary"))?;
+    let text: StringArray = values
+        .iter()
+        .map(|value| {
+            value
+                .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+                .map(|bytes| crate::parameters::format_uuid(&bytes))
+        })
+        .collect();
+    Ok(Arc::new(text))
+}
+
+/// Arrays of oids in PostgreSQL's `oid[]` form: binary (one dimension, element type 26,
+/// 4-byte values) or text (`{23,25}`).
+fn oid_arrays(column: &ArrayRef, binary: bool) -> Result<ArrayRef, FloeError> {
+    let lists = column
+        .as_any()
+        .downcast_ref::<ListArray>()
+        .ok_or_else(|| FloeError::internal("an oid array column is not a list"))?;
+    let encoded = (0..lists.len()).map(|row| {
+        if lists.is_null(row) {
+            return None;
+        }
+        let list = lists.value(row);
+        let oids = list.as_any().downcast_ref::<UInt32Array>()?;
+        Some(if binary {
+            let mut bytes = Vec::with_capacity(20 + 8 * oids.len());
+            let has_nulls = i32::from(oids.null_count() > 0);
+            for word in [1, has_nulls, 26, oids.len() as i32, 1] {
+                bytes.extend(word.to_be_bytes());
+            }
+            for oid in oids {
+                match oid {
+                    Some(oid) => {
+                        bytes.extend(4i32.to_be_bytes());
+                        bytes.extend(oid.to_be_bytes());
+                    }
+                    None => bytes.extend((-1i32).to_be_bytes()),
+                }
+            }
+            bytes
+        } else {
+            let items: Vec<String> = oids
+                .iter()
+                .map(|oid| oid.map_or("NULL".to_string(), |oid| oid.to_string()))
+                .collect();
+            format!("{{{}}}", items.join(",")).into_bytes()
+        })
+    });
+    Ok(if binary {
+        Arc::new(encoded.collect::<BinaryArray>())
+    } else {
+        let text: StringArray = encoded
+            .map(|bytes| bytes.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+            .collect();
+        Arc::new(text)
+    })
 }
 
 fn command_response(tag: &'static str, rows: Option<u64>) -> Response {

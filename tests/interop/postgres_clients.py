@@ -1,7 +1,8 @@
 """Python PostgreSQL clients against `floe serve`: psycopg 3 (parameters in text and
-binary, a named server-side cursor, COPY in binary format both ways), psycopg2, asyncpg (every scalar column type,
-prepared-statement type introspection, a cursor), SQLAlchemy (inspector table
-listing, column reflection, parameters) and pandas.read_sql.
+binary, a named server-side cursor, COPY in binary format both ways, uuid), psycopg2,
+asyncpg (every scalar column type, prepared-statement type introspection, a cursor,
+arrays through its type-introspection query, uuid), SQLAlchemy (inspector table listing,
+column reflection, `Table(..., autoload_with=engine)`, parameters) and pandas.read_sql.
 
 Run by tests/interop/run.sh; FLOE_BIN names the floe binary.
 """
@@ -76,6 +77,16 @@ def check_psycopg(port):
             assert rows == [ROW], (binary, rows)
         nulls = conn.execute(f"SELECT {COLUMNS} FROM all_types WHERE i IS NULL").fetchone()
         assert nulls == (None,) * len(ROW), nulls
+
+        # uuid: bound as uuid.UUID, read back as uuid.UUID, in text and binary.
+        conn.execute("CREATE TABLE keyed (id UUID, n INT)")
+        key = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+        conn.execute("INSERT INTO keyed VALUES (%s, %s)", (key, 7))
+        for binary in (False, True):
+            found = conn.execute(
+                "SELECT id, n FROM keyed WHERE id = %s", (key,), binary=binary
+            ).fetchall()
+            assert found == [(key, 7)], (binary, found)
 
         conn.execute("CREATE TABLE numbers AS SELECT value AS n FROM generate_series(1, 1000)")
     # A named cursor is DECLARE/FETCH inside a transaction, read a few rows at a time.
@@ -161,6 +172,35 @@ async def check_asyncpg(port):
     async with conn.transaction():
         cursor = await conn.cursor("SELECT n FROM numbers ORDER BY n")
         assert [r["n"] for r in await cursor.fetch(3)] == [1, 2, 3]
+
+    # Arrays other than text[] are not built into asyncpg: it looks their types up with
+    # its introspection query (a recursive CTE, `$1::oid[]`, correlated subqueries).
+    arrays = await conn.fetchrow(
+        "SELECT make_array(i, i + 1) AS ints, make_array(bi) AS bigs, make_array(d, r) AS floats, "
+        "make_array(dt) AS dates, make_array(n) AS numerics, make_array(b, NOT b) AS bools "
+        "FROM all_types WHERE i = $1",
+        1,
+    )
+    assert dict(arrays) == {
+        "ints": [1, 2], "bigs": [2**40], "floats": [2.25, 1.5],
+        "dates": [datetime.date(2024, 1, 2)], "numerics": [decimal.Decimal("12.34")],
+        "bools": [True, False],
+    }, arrays
+    # The introspection itself, as asyncpg runs it for an unknown type (int8[] and its
+    # element, and a domain from information_schema with its base type).
+    from asyncpg import introspection
+    rows = await conn.fetch(introspection.INTRO_LOOKUP_TYPES, [1016, 13297])
+    found = {(r["oid"], r["name"], r["elemtype"], r["basetype"], r["ns"]) for r in rows}
+    assert (1016, "_int8", 20, None, "pg_catalog") in found, rows
+    assert (20, "int8", 0, None, "pg_catalog") in found, rows
+    assert (13297, "cardinal_number", 0, 23, "information_schema") in found, rows
+
+    # uuid parameters and results (Iceberg's uuid type).
+    ids = [uuid.UUID("12345678-9abc-def0-1234-56789abcdef0"), uuid.uuid4()]
+    await conn.execute("CREATE TABLE tagged (id UUID, label VARCHAR)")
+    await conn.executemany("INSERT INTO tagged VALUES ($1, $2)", [(ids[0], "a"), (ids[1], "b")])
+    assert await conn.fetchval("SELECT label FROM tagged WHERE id = $1", ids[1]) == "b"
+    assert [r["id"] for r in await conn.fetch("SELECT id FROM tagged ORDER BY label")] == ids
     await conn.close()
     print("asyncpg: ok")
 
@@ -172,7 +212,9 @@ def check_sqlalchemy(port):
         engine = sqlalchemy.create_engine(f"postgresql+{driver}://floe@127.0.0.1:{port}/floe")
         inspector = sqlalchemy.inspect(engine)
         assert "public" in inspector.get_schema_names()
-        assert sorted(inspector.get_table_names()) == ["all_types", "copied", "numbers", "priced"]
+        assert sorted(inspector.get_table_names()) == [
+            "all_types", "copied", "keyed", "numbers", "priced", "tagged",
+        ]
         columns = [
             (c["name"], str(c["type"]), c["nullable"], c["default"])
             for c in inspector.get_columns("priced")
@@ -183,6 +225,18 @@ def check_sqlalchemy(port):
             ("label", "TEXT", True, None),
         ], columns
         assert [c["name"] for c in inspector.get_columns("all_types")] == COLUMNS.split(", ")
+        # Full reflection: columns, and no primary key, indexes or foreign keys (Iceberg
+        # tables have none).
+        reflected = sqlalchemy.Table("priced", sqlalchemy.MetaData(), autoload_with=engine)
+        assert [
+            (c.name, str(c.type), c.nullable) for c in reflected.columns
+        ] == [
+            ("id", "BIGINT", False),
+            ("price", "NUMERIC(15, 2)", True),
+            ("label", "TEXT", True),
+        ], reflected.columns
+        assert list(reflected.primary_key) == [] and not reflected.indexes
+        assert not reflected.foreign_keys
         with engine.connect() as conn:
             found = conn.execute(
                 sqlalchemy.text("SELECT n FROM numbers WHERE n BETWEEN :lo AND :hi ORDER BY n"),
