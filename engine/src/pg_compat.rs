@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArguments, GroupByExpr, Query, SelectItem, SetExpr,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, SetExpr,
     Statement as SqlStatement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
     visit_expressions_mut,
 };
@@ -489,14 +489,7 @@ fn aggregate_scalar_subqueries(statement: &mut SqlStatement) {
                 return ControlFlow::Continue(());
             };
             *item = aggregated;
-            let inner: Vec<String> = select
-                .from
-                .iter()
-                .flat_map(|from| {
-                    std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
-                })
-                .filter_map(relation_name)
-                .collect();
+            let inner = from_relation_names(select);
             let mut outer_only = Vec::new();
             if let Some(selection) = select.selection.take() {
                 let mut kept = Vec::new();
@@ -556,14 +549,7 @@ fn compares_outer_row_unequally(query: &Query) -> bool {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return false;
     };
-    let inner: Vec<String> = select
-        .from
-        .iter()
-        .flat_map(|from| {
-            std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
-        })
-        .filter_map(relation_name)
-        .collect();
+    let inner = from_relation_names(select);
     let Some(selection) = select.selection.clone() else {
         return false;
     };
@@ -591,6 +577,18 @@ fn compares_outer_row_unequally(query: &Query) -> bool {
         );
         inner_side && outer_side && !equality
     })
+}
+
+/// The names the relations in a SELECT's FROM (joins included) are referred to by.
+pub(crate) fn from_relation_names(select: &Select) -> Vec<String> {
+    select
+        .from
+        .iter()
+        .flat_map(|from| {
+            std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+        })
+        .filter_map(relation_name)
+        .collect()
 }
 
 /// The name a relation in FROM is referred to by: its alias, else its table name.

@@ -14,6 +14,8 @@ use datafusion::sql::sqlparser::ast::{
     visit_statements_mut,
 };
 
+use crate::pg_compat::{and_all, conjuncts, from_relation_names, relation_name};
+
 /// The column that carries, through the recursion, the row each walk started from.
 const START: &str = "floe_walk_start";
 
@@ -165,14 +167,7 @@ fn try_uncorrelate_walk(query: &mut Query) -> Option<()> {
         },
         _ => return None,
     };
-    let inner: Vec<String> = start_term
-        .from
-        .iter()
-        .flat_map(|from| {
-            std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
-        })
-        .filter_map(relation_name)
-        .collect();
+    let inner = from_relation_names(start_term);
     let mut conditions = conjuncts(start_term.selection.take()?);
     let tie = conditions
         .iter()
@@ -265,16 +260,4 @@ fn inner_and_outer(condition: &Expr, inner: &[String]) -> Option<(Expr, Expr)> {
         (false, true) => Some((right.as_ref().clone(), left.as_ref().clone())),
         _ => None,
     }
-}
-
-fn relation_name(relation: &TableFactor) -> Option<String> {
-    crate::pg_compat::relation_name(relation)
-}
-
-fn conjuncts(expr: Expr) -> Vec<Expr> {
-    crate::pg_compat::conjuncts(expr)
-}
-
-fn and_all(conditions: Vec<Expr>) -> Option<Expr> {
-    crate::pg_compat::and_all(conditions)
 }
