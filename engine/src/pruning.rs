@@ -1,8 +1,9 @@
-//! How far each stage of Iceberg's planning narrows a scan: manifests skipped by their
-//! partition summaries, data files pruned by their partition values, and data files pruned
-//! by their column bounds. Iceberg's own evaluators are private to its crate, so Floe plans
-//! with them (`TableScan::plan_files` decides which files are read) and evaluates the same
-//! predicate here, over the same cached manifests, to count what each stage ruled out.
+//! Scan planning from the cached manifests: which data files a predicate cannot rule out,
+//! stage by stage (manifests skipped by their partition summaries, data files pruned by
+//! their partition values, then by their column bounds), with the counts `EXPLAIN` shows.
+//! Iceberg's evaluators are private to its crate and its `TableScan::plan_files` spawns a
+//! task per manifest entry, which costs more than the rest of a small query; so Floe
+//! evaluates the predicate itself, conservatively: an unknown range never rules a file out.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -178,63 +179,121 @@ pub struct PlanningCounts {
     pub data_files_after_partitions: u64,
 }
 
-/// Counts the data manifests and live data files of a snapshot, and how many of them the
-/// partition stages of planning rule out for `predicate` (bound to `schema`).
-pub fn count_pruning(
-    manifests: &SnapshotManifests,
+/// A data file planning kept, with the partition spec it was written with.
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedFile<'a> {
+    pub file: &'a DataFile,
+    pub spec_id: i32,
+}
+
+/// The data files a scan reads, in path order (as a Parquet listing table reads them), and
+/// what each stage of planning ruled out.
+#[derive(Debug, Default)]
+pub struct ScanPlan<'a> {
+    pub files: Vec<PlannedFile<'a>>,
+    pub counts: PlanningCounts,
+}
+
+/// Plans a scan of a snapshot's live data files for `predicate` (bound to `schema`, `NOT`
+/// rewritten away). Delete manifests are left to the caller.
+pub fn plan_scan<'a>(
+    manifests: &'a SnapshotManifests,
     predicate: Option<&BoundPredicate>,
     metadata: &TableMetadata,
     schema: &SchemaRef,
-) -> PlanningCounts {
-    let mut counts = PlanningCounts::default();
+) -> ScanPlan<'a> {
+    let mut plan = ScanPlan::default();
     let mut partition_predicates: HashMap<i32, Option<BoundPredicate>> = HashMap::new();
     for (file, manifest) in manifests {
         if file.content != ManifestContentType::Data {
             continue;
         }
-        counts.manifests_total += 1;
-        let data_files: Vec<&DataFile> = manifest
+        plan.counts.manifests_total += 1;
+        let data_files = manifest
             .entries()
             .iter()
             .filter(|entry| entry.is_alive() && entry.content_type() == DataContentType::Data)
-            .map(|entry| entry.data_file())
-            .collect();
-        counts.data_files_total += data_files.len() as u64;
+            .map(|entry| entry.data_file());
+        let Some(predicate) = predicate else {
+            let before = plan.files.len();
+            plan.files.extend(data_files.map(|file_in| PlannedFile {
+                file: file_in,
+                spec_id: file.partition_spec_id,
+            }));
+            let added = (plan.files.len() - before) as u64;
+            plan.counts.data_files_total += added;
+            plan.counts.data_files_after_partitions += added;
+            continue;
+        };
         let spec = manifest.metadata().partition_spec();
-        let filter = match predicate {
-            None => None,
-            Some(predicate) => partition_predicates
-                .entry(file.partition_spec_id)
-                .or_insert_with(|| {
-                    let spec = metadata
-                        .partition_spec_by_id(file.partition_spec_id)
-                        .map_or(spec, |spec| spec.as_ref());
-                    partition_predicate(predicate, spec, schema)
-                })
-                .as_ref(),
-        };
-        let Some(filter) = filter else {
-            counts.data_files_after_partitions += data_files.len() as u64;
-            continue;
-        };
-        let summaries = file.partitions.as_deref().unwrap_or_default();
-        if !might_match(filter, &|id| summary_range(spec, summaries, schema, id)) {
-            counts.manifests_skipped += 1;
-            continue;
+        let filter = partition_predicates
+            .entry(file.partition_spec_id)
+            .or_insert_with(|| {
+                let spec = metadata
+                    .partition_spec_by_id(file.partition_spec_id)
+                    .map_or(spec, |spec| spec.as_ref());
+                partition_predicate(predicate, spec, schema)
+            })
+            .as_ref();
+        if let Some(filter) = filter {
+            let summaries = file.partitions.as_deref().unwrap_or_default();
+            if !might_match(filter, &|id| summary_range(spec, summaries, schema, id)) {
+                plan.counts.manifests_skipped += 1;
+                plan.counts.data_files_total += data_files.count() as u64;
+                continue;
+            }
         }
-        counts.data_files_after_partitions += data_files
-            .iter()
-            .filter(|data_file| {
+        for data_file in data_files {
+            plan.counts.data_files_total += 1;
+            let partition_matches = filter.is_none_or(|filter| {
                 might_match(filter, &|id| {
                     partition_value_range(spec, data_file, schema, id)
                 })
-            })
-            .count() as u64;
+            });
+            if !partition_matches {
+                continue;
+            }
+            plan.counts.data_files_after_partitions += 1;
+            if might_match(predicate, &|id| column_range(data_file, schema, id)) {
+                plan.files.push(PlannedFile {
+                    file: data_file,
+                    spec_id: file.partition_spec_id,
+                });
+            }
+        }
     }
-    counts
+    plan.files
+        .sort_by(|a, b| a.file.file_path().cmp(b.file.file_path()));
+    plan
 }
 
-/// The partition field with id `field_id`: its position in the spec and its result type.
+/// What a data file's metrics say about one column's values. Iceberg's bounds leave NaN
+/// out, and NaN sorts above every number in DataFusion, so a float column that may hold
+/// NaN has no upper bound here.
+fn column_range(file: &DataFile, schema: &Schema, field_id: i32) -> ValueRange {
+    let values = file.value_counts().get(&field_id).copied();
+    let nulls = file.null_value_counts().get(&field_id).copied();
+    let is_float = schema.field_by_id(field_id).is_some_and(|field| {
+        matches!(
+            *field.field_type,
+            Type::Primitive(PrimitiveType::Float | PrimitiveType::Double)
+        )
+    });
+    let may_hold_nan = is_float && file.nan_value_counts().get(&field_id).copied() != Some(0);
+    ValueRange {
+        lower: file.lower_bounds().get(&field_id).cloned(),
+        upper: match may_hold_nan {
+            true => None,
+            false => file.upper_bounds().get(&field_id).cloned(),
+        },
+        may_be_null: nulls != Some(0),
+        may_be_non_null: match (values, nulls) {
+            (Some(values), Some(nulls)) => values > nulls,
+            _ => true,
+        },
+    }
+}
+
 fn partition_field(
     spec: &PartitionSpec,
     schema: &Schema,

@@ -26,7 +26,7 @@ use futures::TryStreamExt;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::expr::{Bind, Predicate};
 use iceberg::scan::FileScanTask;
-use iceberg::spec::{DataContentType, DataFile};
+use iceberg::spec::{DataFile, ManifestContentType};
 use iceberg::table::Table;
 
 use crate::catalog::FloeCatalog;
@@ -34,7 +34,7 @@ use crate::data_file_scan::{DataFileToScan, ScanRequest, balance, scan_data_file
 use crate::error::iceberg_to_datafusion;
 use crate::names::display_table;
 use crate::predicate::to_iceberg;
-use crate::pruning::count_pruning;
+use crate::pruning::{PlannedFile, plan_scan};
 use crate::scan::{IcebergScanExec, PruningSummary};
 use crate::scan_with_deletes::{ScanWithDeletesExec, TaskWithDeletes};
 use crate::sink::IcebergSink;
@@ -127,8 +127,8 @@ impl IcebergTable {
         }
     }
 
-    /// The data files of the current snapshot that `predicate` cannot rule out, as
-    /// Iceberg's planning finds them from manifests, partition values and column bounds.
+    /// Iceberg's own planning of the scan, with the delete files that apply to each data
+    /// file; used only for snapshots that have delete files.
     async fn plan_files(&self, predicate: Option<Predicate>) -> DFResult<Vec<FileScanTask>> {
         let mut scan = self.table.scan();
         if let Some(id) = self.snapshot_id {
@@ -155,8 +155,8 @@ impl IcebergTable {
         projection: Option<&Vec<usize>>,
         partitions: usize,
         batch_size: usize,
-        entries: &HashMap<&str, (&DataFile, i32)>,
-        file_statistics: &dyn Fn(&str) -> Statistics,
+        planned: &HashMap<&str, &PlannedFile>,
+        file_statistics: &dyn Fn(&DataFile, i32) -> Statistics,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         let metadata = self.table.metadata();
         let schema = metadata.current_schema();
@@ -168,19 +168,23 @@ impl IcebergTable {
         let output_field_ids: Vec<i32> = indices.iter().map(|i| fields[*i].id).collect();
         let statistics: Vec<Statistics> = tasks
             .iter()
-            .map(|task| file_statistics(&task.data_file_path))
+            .map(|task| match planned.get(task.data_file_path.as_str()) {
+                Some(p) => file_statistics(p.file, p.spec_id),
+                None => Statistics::new_unknown(&self.schema),
+            })
             .collect();
         let prepared: Vec<TaskWithDeletes> = tasks
             .into_iter()
             .map(|mut task| {
-                let (columns_in_file, spec) = match entries.get(task.data_file_path.as_str()) {
-                    Some((file, spec_id)) => (
-                        file.column_sizes()
+                let (columns_in_file, spec) = match planned.get(task.data_file_path.as_str()) {
+                    Some(p) => (
+                        p.file
+                            .column_sizes()
                             .keys()
-                            .chain(file.value_counts().keys())
+                            .chain(p.file.value_counts().keys())
                             .copied()
                             .collect(),
-                        metadata.partition_spec_by_id(*spec_id).cloned(),
+                        metadata.partition_spec_by_id(p.spec_id).cloned(),
                     ),
                     None => (Vec::new(), None),
                 };
@@ -244,17 +248,52 @@ impl TableProvider for IcebergTable {
         let bound = predicate
             .clone()
             .and_then(|p| p.rewrite_not().bind(scan_schema.clone(), true).ok());
-        let mut tasks = self.plan_files(predicate.clone()).await?;
-        // In path order, as a Parquet listing table reads them (see [`balance`]).
-        tasks.sort_by(|a, b| a.data_file_path.cmp(&b.data_file_path));
+        let plan = plan_scan(&manifests, bound.as_ref(), metadata, scan_schema);
+        let current_schema = metadata.current_schema();
+        let file_statistics = |file: &DataFile, spec_id: i32| {
+            statistics::file_statistics(
+                file,
+                metadata.partition_spec_by_id(spec_id).map(|s| s.as_ref()),
+                current_schema,
+                &self.schema,
+            )
+        };
+        // Delete files written by other tools: Iceberg's planning matches them to the data
+        // files they apply to, and those files are read by a scan that applies them.
+        let has_deletes = manifests
+            .iter()
+            .any(|(file, _)| file.content == ManifestContentType::Deletes);
+        let tasks = match has_deletes {
+            true => self.plan_files(predicate.clone()).await?,
+            false => Vec::new(),
+        };
+        let (with_deletes, plain): (Vec<FileScanTask>, Vec<FileScanTask>) =
+            tasks.into_iter().partition(|task| !task.deletes.is_empty());
+        let read_plain = |file: &DataFile| {
+            !has_deletes || plain.iter().any(|t| t.data_file_path == file.file_path())
+        };
+        let plain: Vec<DataFileToScan> = plan
+            .files
+            .iter()
+            .filter(|planned| read_plain(planned.file))
+            .map(|planned| DataFileToScan {
+                location: planned.file.file_path().to_string(),
+                size_in_bytes: planned.file.file_size_in_bytes(),
+                statistics: file_statistics(planned.file, planned.spec_id),
+            })
+            .collect();
         let summary = PruningSummary {
             table: display_table(self.table.identifier()),
             predicate: predicate.as_ref().map(|p| p.to_string()),
-            counts: count_pruning(&manifests, bound.as_ref(), metadata, scan_schema),
-            data_files_scanned: tasks.len() as u64,
-            bytes_scanned: tasks.iter().map(|t| t.file_size_in_bytes).sum(),
+            counts: plan.counts,
+            data_files_scanned: (plain.len() + with_deletes.len()) as u64,
+            bytes_scanned: plain.iter().map(|f| f.size_in_bytes).sum::<u64>()
+                + with_deletes
+                    .iter()
+                    .map(|t| t.file_size_in_bytes)
+                    .sum::<u64>(),
         };
-        if tasks.is_empty() {
+        if plain.is_empty() && with_deletes.is_empty() {
             let projected = match projection {
                 Some(indices) => Arc::new(self.schema.project(indices)?),
                 None => self.schema.clone(),
@@ -264,46 +303,15 @@ impl TableProvider for IcebergTable {
                 Arc::new(EmptyExec::new(projected)),
             )));
         }
-        // Manifests record each data file's row count exactly and its columns' bounds, so
-        // DataFusion knows the scan's statistics (and answers `count(*)` reading no file,
-        // unless delete files make the counts inexact).
-        let entries: HashMap<&str, (&DataFile, i32)> = manifests
-            .iter()
-            .flat_map(|(file, manifest)| {
-                manifest
-                    .entries()
-                    .iter()
-                    .map(move |entry| (entry, file.partition_spec_id))
-            })
-            .filter(|(entry, _)| entry.is_alive() && entry.content_type() == DataContentType::Data)
-            .map(|(entry, spec_id)| (entry.data_file().file_path(), (entry.data_file(), spec_id)))
-            .collect();
-        let current_schema = metadata.current_schema();
-        let file_statistics = |path: &str| match entries.get(path) {
-            Some((file, spec_id)) => statistics::file_statistics(
-                file,
-                metadata.partition_spec_by_id(*spec_id).map(|s| s.as_ref()),
-                current_schema,
-                &self.schema,
-            ),
-            None => Statistics::new_unknown(&self.schema),
-        };
 
         // Files with row-level deletes are read by a scan that applies them; the others by
-        // DataFusion's Parquet scan, which prunes row groups and pages.
-        let (with_deletes, plain): (Vec<FileScanTask>, Vec<FileScanTask>) =
-            tasks.into_iter().partition(|task| !task.deletes.is_empty());
+        // DataFusion's Parquet scan, which prunes row groups and pages. Manifests record
+        // each data file's row count exactly and its columns' bounds, so DataFusion knows
+        // the scan's statistics (and answers `count(*)` reading no file, unless delete files
+        // make the counts inexact).
         let partitions = state.config().target_partitions();
         let mut scans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         if !plain.is_empty() {
-            let files = plain
-                .iter()
-                .map(|task| DataFileToScan {
-                    location: task.data_file_path.clone(),
-                    size_in_bytes: task.file_size_in_bytes,
-                    statistics: file_statistics(&task.data_file_path),
-                })
-                .collect();
             let request = ScanRequest {
                 schema: self.schema.clone(),
                 iceberg_schema: current_schema,
@@ -311,15 +319,20 @@ impl TableProvider for IcebergTable {
                 filters,
                 limit,
             };
-            scans.push(scan_data_files(state, request, files)?);
+            scans.push(scan_data_files(state, request, plain)?);
         }
         if !with_deletes.is_empty() {
+            let planned: HashMap<&str, &PlannedFile> = plan
+                .files
+                .iter()
+                .map(|planned| (planned.file.file_path(), planned))
+                .collect();
             scans.push(self.scan_with_deletes(
                 with_deletes,
                 projection,
                 partitions,
                 state.config().batch_size(),
-                &entries,
+                &planned,
                 &file_statistics,
             )?);
         }
