@@ -10,6 +10,7 @@ mod connection;
 mod control;
 mod copy;
 mod cursor;
+mod data_rows;
 mod parameters;
 mod query;
 mod results;
