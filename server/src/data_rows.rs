@@ -18,6 +18,8 @@ use pgwire::api::results::{FieldFormat, FieldInfo};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 
+use crate::nested_arrays::{self, NestedArrays};
+
 /// The DataRows of `batch`, whose columns are described by `fields` (types and formats),
 /// floats in text printed as PostgreSQL prints them with `extra_float_digits`.
 ///
@@ -36,15 +38,18 @@ pub fn encode_batch(
         .zip(fields)
         .map(|((field, array), pg_field)| Column::new(field, array, pg_field))
         .collect();
-    let columns = match columns {
+    let mut columns = match columns {
         Ok(columns) => columns,
         Err(err) => return vec![Err(err)],
     };
-    let (mut columns, failure) = match fallback_cells(columns, batch.num_rows()) {
-        Ok(columns) => (columns, None),
-        Err((columns, rows, err)) => (columns, Some((rows, err))),
-    };
-    let rows = failure.as_ref().map_or(batch.num_rows(), |(rows, _)| *rows);
+    let mut failure: Option<(usize, PgWireError)> = None;
+    for column in &mut columns {
+        let rows = failure.as_ref().map_or(batch.num_rows(), |(row, _)| *row);
+        if let Err((row, err)) = column.prepare(rows) {
+            failure = Some((row, err));
+        }
+    }
+    let rows = failure.as_ref().map_or(batch.num_rows(), |(row, _)| *row);
     let field_count = fields.len() as i16;
     let text = Text { extra_float_digits };
     let mut buffer = BytesMut::with_capacity(estimated_size(&columns, rows));
@@ -74,12 +79,12 @@ fn estimated_size(columns: &[Column], rows: usize) -> usize {
 }
 
 /// Numbers as PostgreSQL's text output writes them.
-struct Text {
+pub(crate) struct Text {
     extra_float_digits: i32,
 }
 
 /// One column of a batch, resolved to how its cells are written.
-enum Column {
+pub(crate) enum Column {
     Bool(BooleanArray, FieldFormat),
     /// Integers widened to 64 bits; `width` is the byte size of the PostgreSQL type
     /// (int2, int4, int8) for binary.
@@ -96,6 +101,8 @@ enum Column {
     /// Bytes: raw in binary, `\x` and hex digits in text (PostgreSQL's `bytea_output =
     /// hex`).
     Bytes(ArrayRef, FieldFormat),
+    /// Lists of lists: PostgreSQL multidimensional arrays.
+    Nested(NestedArrays),
     /// Encoded by arrow-pg: each cell's length and bytes, as a one-column DataRow.
     Fallback {
         field: Field,
@@ -106,7 +113,11 @@ enum Column {
 }
 
 impl Column {
-    fn new(field: &Field, array: &ArrayRef, pg_field: &FieldInfo) -> PgWireResult<Column> {
+    pub(crate) fn new(
+        field: &Field,
+        array: &ArrayRef,
+        pg_field: &FieldInfo,
+    ) -> PgWireResult<Column> {
         let format = pg_field.format();
         let pg_type = pg_field.datatype();
         let integer_width = match *pg_type {
@@ -150,6 +161,11 @@ impl Column {
             {
                 Column::Bytes(array.clone(), format)
             }
+            (DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..), _)
+                if nested_arrays::is_nested(array.data_type()) =>
+            {
+                Column::Nested(NestedArrays::new(field.name(), array, format)?)
+            }
             _ => Column::Fallback {
                 field: field.clone(),
                 array: array.clone(),
@@ -160,8 +176,9 @@ impl Column {
     }
 
     /// Appends the cell of `row`: its length (-1 for NULL) and its bytes.
-    fn write(&mut self, row: usize, text: &Text, out: &mut BytesMut) {
+    pub(crate) fn write(&mut self, row: usize, text: &Text, out: &mut BytesMut) {
         match self {
+            Column::Nested(arrays) => return arrays.write(row, text, out),
             Column::Fallback { cells, .. } => {
                 out.extend_from_slice(&cells[row].data);
                 return;
@@ -246,60 +263,41 @@ impl Column {
     }
 }
 
-/// Encodes the fallback columns with arrow-pg. On a value it cannot encode, returns the
-/// columns, how many rows were encoded in every column, and the error.
-#[allow(clippy::type_complexity)]
-fn fallback_cells(
-    mut columns: Vec<Column>,
-    rows: usize,
-) -> Result<Vec<Column>, (Vec<Column>, usize, PgWireError)> {
-    let mut failure = None;
-    for column in &mut columns {
-        let Column::Fallback {
-            field,
-            array,
-            pg_field,
-            cells,
-        } = column
-        else {
-            continue;
-        };
-        let one_column = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![field.clone()])),
-            vec![array.clone()],
-        );
-        let one_column = match one_column {
-            Ok(batch) => batch,
-            Err(err) => {
-                failure = Some((0, arrow_error(err)));
-                break;
-            }
-        };
-        cells.reserve(rows);
-        for cell in
-            arrow_pg::datatypes::encode_recordbatch(Arc::new(vec![pg_field.clone()]), one_column)
-        {
-            match cell {
-                Ok(cell) => cells.push(cell),
+impl Column {
+    /// Gets the column ready for its first `rows` rows: encodes fallback columns with
+    /// arrow-pg and checks nested arrays. On a value that cannot be encoded, returns its
+    /// row and the error.
+    pub(crate) fn prepare(&mut self, rows: usize) -> Result<(), (usize, PgWireError)> {
+        match self {
+            Column::Nested(arrays) => arrays.prepare(rows),
+            Column::Fallback {
+                field,
+                array,
+                pg_field,
+                cells,
+            } => {
+                let one_column = RecordBatch::try_new(
+                    Arc::new(Schema::new(vec![field.clone()])),
+                    vec![array.clone()],
+                )
+                .map_err(|err| (0, arrow_error(err)))?;
+                cells.reserve(rows);
+                let encoded = arrow_pg::datatypes::encode_recordbatch(
+                    Arc::new(vec![pg_field.clone()]),
+                    one_column,
+                );
                 // arrow-pg repeats a failing row for ever: stop at the first error.
-                Err(err) => {
-                    let encoded = cells.len();
-                    failure = match failure {
-                        Some((before, first)) if before <= encoded => Some((before, first)),
-                        _ => Some((encoded, err)),
-                    };
-                    break;
+                for cell in encoded.take(rows) {
+                    cells.push(cell.map_err(|err| (cells.len(), err))?);
                 }
+                Ok(())
             }
+            _ => Ok(()),
         }
-    }
-    match failure {
-        None => Ok(columns),
-        Some((rows, err)) => Err((columns, rows, err)),
     }
 }
 
-fn arrow_error(err: floe_engine::arrow::error::ArrowError) -> PgWireError {
+pub(crate) fn arrow_error(err: floe_engine::arrow::error::ArrowError) -> PgWireError {
     PgWireError::ApiError(Box::new(err))
 }
 

@@ -11,6 +11,7 @@ mod control;
 mod copy;
 mod cursor;
 mod data_rows;
+mod nested_arrays;
 mod parameters;
 mod query;
 mod results;

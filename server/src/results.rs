@@ -23,6 +23,7 @@ use pgwire::messages::PgWireBackendMessage;
 
 use crate::control::StatementLimits;
 use crate::data_rows::encode_batch;
+use crate::nested_arrays;
 
 pub fn user_error(sqlstate: &str, message: impl Into<String>) -> ErrorInfo {
     ErrorInfo::new("ERROR".to_string(), sqlstate.to_string(), message.into())
@@ -134,25 +135,32 @@ pub fn respond_rows(
 
 /// The PostgreSQL fields of rows with `schema`: arrow-pg's mapping, with the types it
 /// does not know: a uuid column (16-byte fixed-size binary marked `arrow.uuid`, as Floe's
-/// tables mark Iceberg uuid columns) is `uuid`, and an array of unsigned 32-bit integers
-/// (oids, as in catalog queries) is `oid[]`.
+/// tables mark Iceberg uuid columns) is `uuid`, an array of unsigned 32-bit integers
+/// (oids, as in catalog queries) is `oid[]`, and lists of lists are arrays of their
+/// innermost items (PostgreSQL's multidimensional arrays).
 pub fn pg_fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-    let mut fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(schema, format, None)?;
-    for (index, field) in schema.fields().iter().enumerate() {
-        let ty = match own_encoding(field) {
-            Some(OwnEncoding::Uuid) => Type::UUID,
-            Some(OwnEncoding::Oids) => Type::OID_ARRAY,
-            None => continue,
-        };
-        fields[index] = FieldInfo::new(
-            field.name().clone(),
-            None,
-            None,
-            ty,
-            format.format_for(index),
-        );
-    }
-    Ok(fields)
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| {
+            let ty = match own_encoding(field) {
+                Some(OwnEncoding::Uuid) => Type::UUID,
+                Some(OwnEncoding::Oids) => Type::OID_ARRAY,
+                None if nested_arrays::is_nested(field.data_type()) => {
+                    nested_arrays::array_type(field.data_type())?
+                }
+                None => arrow_pg::datatypes::field_into_pg_type(field)?,
+            };
+            Ok(FieldInfo::new(
+                field.name().clone(),
+                None,
+                None,
+                ty,
+                format.format_for(index),
+            ))
+        })
+        .collect()
 }
 
 /// The columns Floe encodes itself rather than arrow-pg.
