@@ -366,6 +366,11 @@ fn push_float(out: &mut BytesMut, value: Float, extra_float_digits: i32) {
         return out.extend_from_slice(if wide.is_sign_negative() { b"-0" } else { b"0" });
     }
     if extra_float_digits > 0 {
+        if let Float::Float8(value) = value
+            && push_few_decimals(out, value)
+        {
+            return;
+        }
         let mut shortest = ryu::Buffer::new();
         let digits = match value {
             Float::Float4(value) => shortest.format_finite(value),
@@ -380,6 +385,50 @@ fn push_float(out: &mut BytesMut, value: Float, extra_float_digits: i32) {
         };
         push_decimal(out, &digits, precision as i32);
     }
+}
+
+/// Writes `value` when a decimal with at most four decimals reads back as it (`42`,
+/// `0.5`, `19.99`): that decimal is then its shortest exact form, as ryu would find it,
+/// but cheaper to print. Returns false, having written nothing, for other values.
+///
+/// Why it is the shortest: decimals are tried with 0, 1, 2 ... places, so none with
+/// fewer places reads back as `value`; and with `|m| < 2^50` (m = value * 10^places),
+/// one unit in the last place of `value` is below a quarter of 10^-places, so no other
+/// decimal with as many places reads back as `value` either. `m / 10^places` is computed
+/// exactly rounded, as parsing the decimal would be.
+fn push_few_decimals(out: &mut BytesMut, value: f64) -> bool {
+    const POWERS: [f64; 5] = [1.0, 10.0, 100.0, 1000.0, 10000.0];
+    if !(1e-4..1e15).contains(&value.abs()) {
+        return false;
+    }
+    for (places, power) in POWERS.iter().enumerate() {
+        let scaled = (value * power).round();
+        if scaled.abs() >= (1u64 << 50) as f64 {
+            return false;
+        }
+        if scaled / power != value {
+            continue;
+        }
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(scaled.abs() as u64).as_bytes();
+        if value < 0.0 {
+            out.put_u8(b'-');
+        }
+        if places == 0 {
+            out.extend_from_slice(digits);
+        } else if digits.len() <= places {
+            out.extend_from_slice(b"0.");
+            out.put_bytes(b'0', places - digits.len());
+            out.extend_from_slice(digits);
+        } else {
+            let whole = digits.len() - places;
+            out.extend_from_slice(&digits[..whole]);
+            out.put_u8(b'.');
+            out.extend_from_slice(&digits[whole..]);
+        }
+        return true;
+    }
+    false
 }
 
 /// Rewrites a finite, non-zero decimal (`-12.5`, `0.001`, `1e20`, `1.50e-7`, as ryu and
@@ -529,6 +578,54 @@ mod tests {
         assert_eq!(float8(0.00001234, 0), "1.234e-05");
         assert_eq!(float8(2.5, -15), "2");
         assert_eq!(float8(-0.0, 0), "-0");
+    }
+
+    /// The shortcut for few decimals prints what ryu's shortest digits print.
+    #[test]
+    fn few_decimals_agree_with_shortest_digits() {
+        let mut values = vec![
+            0.5,
+            19.99,
+            -0.0001,
+            0.001,
+            123456.5,
+            999999999999999.0,
+            0.1 + 0.2,
+            1e15,
+            1125899906842.6,
+            2.675,
+            -1.005,
+            0.30000000000000004,
+        ];
+        for i in -3000..3000 {
+            values.push(i as f64 * 0.01);
+            values.push(i as f64 * 0.37 / 7.0);
+            values.push(i as f64 * 1234.5678);
+            values.push(i as f64 * 0.0001);
+        }
+        for value in values {
+            if value == 0.0 {
+                continue;
+            }
+            let mut shortest = BytesMut::new();
+            push_decimal(&mut shortest, ryu::Buffer::new().format_finite(value), 15);
+            let mut few = BytesMut::new();
+            if push_few_decimals(&mut few, value) {
+                assert_eq!(few, shortest, "{value:e}");
+            }
+        }
+        for (value, taken) in [
+            (0.5, true),
+            (-19.99, true),
+            (0.1 + 0.2, false),
+            (1e15, false),
+        ] {
+            assert_eq!(
+                push_few_decimals(&mut BytesMut::new(), value),
+                taken,
+                "{value}"
+            );
+        }
     }
 
     #[test]
