@@ -1,8 +1,9 @@
 """Python PostgreSQL clients against `floe serve`: psycopg 3 (parameters in text and
 binary, a named server-side cursor, COPY in binary format both ways, uuid, nested
-arrays), psycopg2, asyncpg (every scalar column type, prepared-statement type introspection, a cursor,
-arrays through its type-introspection query, uuid), SQLAlchemy (inspector table listing,
-column reflection, `Table(..., autoload_with=engine)`, parameters) and pandas.read_sql.
+arrays), psycopg2, asyncpg (every scalar column type, prepared-statement type
+introspection, a cursor, arrays through its type-introspection query, uuid), SQLAlchemy
+(inspector table listing, column reflection, `Table(..., autoload_with=engine)`,
+parameters) and pandas.read_sql.
 
 Run by tests/interop/run.sh; FLOE_BIN names the floe binary.
 """
