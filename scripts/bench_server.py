@@ -10,8 +10,12 @@ Measured:
     id = :id`, random id), -c CLIENTS -j 2 -T SECONDS, simple protocol: transactions/s.
 Prints a Markdown table.
 
-Usage: scripts/bench_server.py [--floe PATH] [--rows N] [--runs N] [--clients N]
-       [--seconds N]
+Usage: scripts/bench_server.py [--floe PATH] [--also NAME=PATH ...] [--rows N] [--runs N]
+       [--clients N] [--seconds N]
+--also adds another Floe build (say, the commit before a change) as one more server with
+its own warehouse and the same data. The fetch timings interleave the servers run by run
+(PostgreSQL, Floe, the others, then again), so that a load that changes during the run
+weighs on all of them alike.
 Without --floe it builds `floe` in release mode into ~/.cache/floe/target-release. It
 installs postgresql-15 from Debian's packages when missing, and runs the throwaway cluster
 as the `postgres` user (initdb refuses root). psycopg comes from the project venv
@@ -66,14 +70,17 @@ def psql(port, user, sql):
                     "-c", sql], check=True, stdout=subprocess.DEVNULL)
 
 
-def timed(runs, action):
-    action()  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def timed_interleaved(runs, actions):
+    """The median wall time of each action, run `runs` times in turns after a warm-up."""
+    for action in actions:
         action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = [[] for _ in actions]
+    for _ in range(runs):
+        for action, spent in zip(actions, times):
+            start = time.perf_counter()
+            action()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 def fetch_psql(port, user):
@@ -107,6 +114,7 @@ def pgbench(port, user, clients, seconds, script):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--floe")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=32)
@@ -130,10 +138,15 @@ def main():
                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + str(work),
                "-c", "max_connections=100", "-c", "shared_buffers=256MB"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        servers.append(subprocess.Popen(
-            [floe, "--warehouse", str(work / "warehouse"), "serve", "--listen",
-             f"127.0.0.1:{FLOE_PORT}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for port in (PG_PORT, FLOE_PORT):
+        floes = [("Floe", floe)] + [tuple(also.split("=", 1)) for also in args.also]
+        floe_ports = []
+        for index, (_, binary) in enumerate(floes):
+            port = FLOE_PORT + index
+            floe_ports.append(port)
+            servers.append(subprocess.Popen(
+                [binary, "--warehouse", str(work / f"warehouse{index}"), "serve", "--listen",
+                 f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port in [PG_PORT] + floe_ports:
             for _ in range(100):
                 if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0:
                     break
@@ -145,29 +158,36 @@ def main():
              f"INSERT INTO points SELECT g, 'name' || g, g * 0.5 FROM generate_series(1, {args.rows}) g")
         # psql -c runs several statements in one transaction, which VACUUM refuses.
         psql(PG_PORT, "postgres", "VACUUM ANALYZE points")
-        psql(FLOE_PORT, "floe",
-             "CREATE TABLE points (id BIGINT, name VARCHAR, value DOUBLE); "
-             "INSERT INTO points SELECT value, concat('name', CAST(value AS VARCHAR)), value * 0.5 "
-             f"FROM generate_series(1, {args.rows})")
+        for port in floe_ports:
+            psql(port, "floe",
+                 "CREATE TABLE points (id BIGINT, name VARCHAR, value DOUBLE); "
+                 "INSERT INTO points SELECT value, concat('name', CAST(value AS VARCHAR)), "
+                 f"value * 0.5 FROM generate_series(1, {args.rows})")
         script = work / "lookup.sql"
         script.write_text(f"\\set id random(1, {args.rows})\n"
                           "SELECT name, value FROM points WHERE id = :id;\n")
         os.chmod(script, 0o644)
 
-        results = []
-        for name, port, user in (("PostgreSQL 15", PG_PORT, "postgres"),
-                                 ("Floe", FLOE_PORT, "floe")):
-            results.append((
-                name,
-                timed(args.runs, fetch_psql(port, user)),
-                timed(args.runs, fetch_psycopg(port, user, args.rows)),
-                pgbench(port, user, args.clients, args.seconds, str(script)),
-            ))
+        targets = [("PostgreSQL 15", PG_PORT, "postgres")] + [
+            (name, port, "floe") for (name, _), port in zip(floes, floe_ports)]
+        via_psql = timed_interleaved(
+            args.runs, [fetch_psql(port, user) for _, port, user in targets])
+        via_psycopg = timed_interleaved(
+            args.runs, [fetch_psycopg(port, user, args.rows) for _, port, user in targets])
+        results = [
+            (name, psql_time, psycopg_time, pgbench(port, user, args.clients, args.seconds,
+                                                    str(script)))
+            for (name, port, user), psql_time, psycopg_time
+            in zip(targets, via_psql, via_psycopg)]
         print(f"| server | {args.rows:,} rows via psql (s) | {args.rows:,} rows via psycopg (s) "
               f"| point lookups, pgbench -c {args.clients} -T {args.seconds} (tps) |")
         print("|---|---:|---:|---:|")
         for name, via_psql, via_psycopg, tps in results:
             print(f"| {name} | {via_psql:.2f} | {via_psycopg:.2f} | {tps:,.0f} |")
+        _, pg_psql, pg_psycopg, _ = results[0]
+        for name, via_psql, via_psycopg, _ in results[1:]:
+            print(f"{name} / PostgreSQL: psql {via_psql / pg_psql:.2f}x, "
+                  f"psycopg {via_psycopg / pg_psycopg:.2f}x")
     finally:
         for server in servers:
             server.terminate()

@@ -18,13 +18,14 @@ use datafusion::execution::context::{SessionConfig, SessionContext, SessionState
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{
-    DdlStatement, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, WriteOp,
+    DdlStatement, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, ScalarUDF, WriteOp,
 };
+use datafusion::optimizer::Analyzer;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::DataFrame;
 use datafusion::sql::TableReference;
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::{Query, Statement as SqlStatement};
+use datafusion::sql::sqlparser::ast::{Query, Statement as SqlStatement, TableObject};
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
 use iceberg::spec::{NestedField, Schema};
@@ -50,6 +51,7 @@ use crate::sink::WRITE_METRICS;
 use crate::sort_order;
 use crate::table::IcebergTable;
 use crate::types::iceberg_type_from_arrow;
+use crate::uuid_text;
 use crate::vacuum::{VacuumRequest, VacuumScope};
 use crate::warehouse::{CATALOG_NAME, DEFAULT_SCHEMA, Warehouse};
 
@@ -91,7 +93,17 @@ impl Engine {
             .with_information_schema(false)
             // Planning errors then carry the position of the name or expression at fault.
             .set_bool("datafusion.sql_parser.collect_spans", true);
-        let ctx = SessionContext::new_with_config(config);
+        // Text literals compared with uuid columns become uuids before DataFusion's type
+        // coercion sees them (it cannot compare the two).
+        let mut analyzer_rules = Analyzer::new().rules;
+        analyzer_rules.insert(0, Arc::new(uuid_text::UuidComparisons));
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_analyzer_rules(analyzer_rules)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_udf(ScalarUDF::new_from_impl(uuid_text::UuidFromText::new()));
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
         pg_compat::install(&ctx)?;
@@ -230,7 +242,8 @@ impl Engine {
                     return Ok(no_parameters(session.describe()));
                 }
                 self.prepare_catalog(df).await?;
-                let plan = self.ctx.state().statement_to_plan(*df.clone()).await?;
+                let statement = self.with_uuid_values(*df.clone()).await;
+                let plan = self.ctx.state().statement_to_plan(statement).await?;
                 let mut parameters: Vec<(usize, Option<FieldRef>)> = plan
                     .get_parameter_fields()?
                     .into_iter()
@@ -678,6 +691,46 @@ impl Engine {
         Ok((rows, write_summary(plan.as_ref(), rows)))
     }
 
+    /// `statement` with the text literals an `INSERT ... VALUES` puts into uuid columns
+    /// read as uuids, as PostgreSQL reads them (DataFusion cannot cast text to a uuid).
+    async fn with_uuid_values(&self, mut statement: DFStatement) -> DFStatement {
+        let DFStatement::Statement(sql) = &mut statement else {
+            return statement;
+        };
+        let SqlStatement::Insert(insert) = sql.as_mut() else {
+            return statement;
+        };
+        let TableObject::TableName(name) = &insert.table else {
+            return statement;
+        };
+        let Ok(provider) = self.ctx.table_provider(name.to_string()).await else {
+            return statement;
+        };
+        let schema = provider.schema();
+        let targets: Vec<Option<FieldRef>> = if insert.columns.is_empty() {
+            schema.fields().iter().cloned().map(Some).collect()
+        } else {
+            insert
+                .columns
+                .iter()
+                .map(|column| {
+                    let name = match column.quote_style {
+                        Some(_) => column.value.clone(),
+                        None => column.value.to_lowercase(),
+                    };
+                    schema.field_with_name(&name).ok().cloned().map(Arc::new)
+                })
+                .collect()
+        };
+        uuid_text::rewrite_insert_values(insert, |position| {
+            targets
+                .get(position)
+                .and_then(Option::as_ref)
+                .is_some_and(|field| uuid_text::is_uuid(field))
+        });
+        statement
+    }
+
     /// Refreshes the table listing when the statement reads it (information_schema,
     /// pg_catalog).
     async fn prepare_catalog(&self, statement: &DFStatement) -> Result<()> {
@@ -700,6 +753,7 @@ impl Engine {
         parameters: Option<ParamValues>,
     ) -> Result<Output> {
         self.prepare_catalog(&statement).await?;
+        let statement = self.with_uuid_values(statement).await;
         let mut plan = self.ctx.state().statement_to_plan(statement).await?;
         if let Some(parameters) = parameters {
             plan = plan.with_param_values(parameters)?;

@@ -51,6 +51,7 @@ mod table_cache;
 mod table_writer;
 mod time_travel;
 mod types;
+mod uuid_text;
 mod vacuum;
 pub mod warehouse;
 mod write_properties;

@@ -140,6 +140,10 @@ impl ScalarUDFImpl for NothingToDescribe {
 pub fn rewrite(statement: SqlStatement) -> SqlStatement {
     let mut statement = apply_rules(statement);
     rewrite_functions(&mut statement);
+    let _ = visit_expressions_mut(&mut statement, |expr| {
+        crate::uuid_text::rewrite_cast(expr);
+        ControlFlow::<()>::Continue(())
+    });
     statement
 }
 

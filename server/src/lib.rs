@@ -10,6 +10,8 @@ mod connection;
 mod control;
 mod copy;
 mod cursor;
+mod data_rows;
+mod nested_arrays;
 mod parameters;
 mod query;
 mod results;

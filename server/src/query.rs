@@ -27,7 +27,8 @@ use crate::control::StatementLimits;
 use crate::copy::{begin_copy_in, copy_out};
 use crate::cursor::{Cursor, CursorStatement};
 use crate::results::{
-    error_info_in, respond, respond_rows, to_pg_error, to_pg_error_in, user_error, write_notice,
+    error_info_in, extra_float_digits, respond, respond_rows, to_pg_error, to_pg_error_in,
+    user_error, write_notice,
 };
 
 /// Prepared statements the protocol layer keeps, which a statement drops.
@@ -161,7 +162,12 @@ impl SimpleQueryHandler for Backend {
                     if let Some(notice) = write_notice(&output) {
                         client.feed(notice).await?;
                     }
-                    responses.push(respond(output, &Format::UnifiedText, limits)?);
+                    responses.push(respond(
+                        output,
+                        &Format::UnifiedText,
+                        extra_float_digits(&session.settings()),
+                        limits,
+                    )?);
                 }
                 Err(err) => {
                     // Like PostgreSQL, the statements after a failing one are not run.
@@ -417,7 +423,12 @@ impl ExtendedQueryHandler for Backend {
         if let Some(notice) = write_notice(&output) {
             client.feed(notice).await?;
         }
-        respond(output, &portal.result_column_format, limits)
+        respond(
+            output,
+            &portal.result_column_format,
+            extra_float_digits(&session.settings()),
+            limits,
+        )
     }
 }
 
@@ -510,7 +521,14 @@ async fn run_cursor(
                 None => Format::UnifiedText,
             };
             let schema = cursor.schema.clone();
-            let mut response = respond_rows(&schema, cursor.fetch(count), &format, limits)?;
+            let extra_float_digits = extra_float_digits(&connection.session.settings());
+            let mut response = respond_rows(
+                &schema,
+                cursor.fetch(count),
+                &format,
+                extra_float_digits,
+                limits,
+            )?;
             if let Response::Query(rows) = &mut response {
                 rows.set_command_tag("FETCH");
             }

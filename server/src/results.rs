@@ -1,6 +1,6 @@
-//! What the engine gives back, in the protocol's terms: command tags, rows encoded by
-//! arrow-pg (text or binary per column, with PostgreSQL type OIDs), and errors carrying
-//! their SQLSTATE.
+//! What the engine gives back, in the protocol's terms: command tags, rows (text or
+//! binary per column, with PostgreSQL type OIDs from arrow-pg's mapping, encoded by
+//! `data_rows`), and errors carrying their SQLSTATE.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use floe_engine::arrow::array::{
 };
 use floe_engine::arrow::compute::cast;
 use floe_engine::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use floe_engine::settings::Settings;
 use floe_engine::{FloeError, Output};
 use futures::stream::BoxStream;
 use futures::{StreamExt, stream};
@@ -19,9 +20,10 @@ use pgwire::api::results::{FieldFormat, FieldInfo};
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::data::DataRow;
 
 use crate::control::StatementLimits;
+use crate::data_rows::encode_batch;
+use crate::nested_arrays;
 
 pub fn user_error(sqlstate: &str, message: impl Into<String>) -> ErrorInfo {
     ErrorInfo::new("ERROR".to_string(), sqlstate.to_string(), message.into())
@@ -83,16 +85,31 @@ pub fn write_notice(output: &Output) -> Option<PgWireBackendMessage> {
 
 /// The response for one statement's output. Rows stream: each batch is encoded when the
 /// client is ready for it, and the stream stops with 57014 if the statement is canceled
-/// or runs past its timeout.
-pub fn respond(output: Output, format: &Format, limits: StatementLimits) -> PgWireResult<Response> {
+/// or runs past its timeout. Floats in text print with `extra_float_digits`.
+pub fn respond(
+    output: Output,
+    format: &Format,
+    extra_float_digits: i32,
+    limits: StatementLimits,
+) -> PgWireResult<Response> {
     match output {
         Output::Command { tag, rows, .. } => Ok(command_response(tag, rows)),
         Output::Rows(batches) => {
             let schema = batches.schema();
             let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
-            respond_rows(&schema, batches, format, limits)
+            respond_rows(&schema, batches, format, extra_float_digits, limits)
         }
     }
+}
+
+/// The session's `extra_float_digits`: how many digits floats print with in text (above
+/// 0, PostgreSQL's default, the shortest that read back exactly).
+pub fn extra_float_digits(settings: &Settings) -> i32 {
+    settings
+        .get("extra_float_digits")
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(1)
 }
 
 /// The response for rows with `schema`, encoded as they come from `batches`.
@@ -100,6 +117,7 @@ pub fn respond_rows(
     schema: &SchemaRef,
     batches: BoxStream<'static, Result<RecordBatch, FloeError>>,
     format: &Format,
+    extra_float_digits: i32,
     limits: StatementLimits,
 ) -> PgWireResult<Response> {
     let fields = Arc::new(pg_fields(schema, format)?);
@@ -107,7 +125,7 @@ pub fn respond_rows(
     let rows = limits.guard(batches).flat_map(move |batch| {
         stream::iter(
             match batch.and_then(|batch| encodable(batch, &row_fields)) {
-                Ok(batch) => encode_rows(row_fields.clone(), batch),
+                Ok(batch) => encode_batch(&batch, &row_fields, extra_float_digits),
                 Err(err) => vec![Err(to_pg_error(err))],
             },
         )
@@ -115,41 +133,34 @@ pub fn respond_rows(
     Ok(Response::Query(QueryResponse::new(fields, rows)))
 }
 
-/// The rows of `batch`, up to the first value that cannot be encoded (whose error ends
-/// the list: arrow-pg's row iterator repeats a failing row for ever).
-fn encode_rows(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<PgWireResult<DataRow>> {
-    let mut rows = Vec::with_capacity(batch.num_rows());
-    for row in arrow_pg::datatypes::encode_recordbatch(fields, batch) {
-        let failed = row.is_err();
-        rows.push(row);
-        if failed {
-            break;
-        }
-    }
-    rows
-}
-
 /// The PostgreSQL fields of rows with `schema`: arrow-pg's mapping, with the types it
 /// does not know: a uuid column (16-byte fixed-size binary marked `arrow.uuid`, as Floe's
-/// tables mark Iceberg uuid columns) is `uuid`, and an array of unsigned 32-bit integers
-/// (oids, as in catalog queries) is `oid[]`.
+/// tables mark Iceberg uuid columns) is `uuid`, an array of unsigned 32-bit integers
+/// (oids, as in catalog queries) is `oid[]`, and lists of lists are arrays of their
+/// innermost items (PostgreSQL's multidimensional arrays).
 pub fn pg_fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-    let mut fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(schema, format, None)?;
-    for (index, field) in schema.fields().iter().enumerate() {
-        let ty = match own_encoding(field) {
-            Some(OwnEncoding::Uuid) => Type::UUID,
-            Some(OwnEncoding::Oids) => Type::OID_ARRAY,
-            None => continue,
-        };
-        fields[index] = FieldInfo::new(
-            field.name().clone(),
-            None,
-            None,
-            ty,
-            format.format_for(index),
-        );
-    }
-    Ok(fields)
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| {
+            let ty = match own_encoding(field) {
+                Some(OwnEncoding::Uuid) => Type::UUID,
+                Some(OwnEncoding::Oids) => Type::OID_ARRAY,
+                None if nested_arrays::is_nested(field.data_type()) => {
+                    nested_arrays::array_type(field.data_type())?
+                }
+                None => arrow_pg::datatypes::field_into_pg_type(field)?,
+            };
+            Ok(FieldInfo::new(
+                field.name().clone(),
+                None,
+                None,
+                ty,
+                format.format_for(index),
+            ))
+        })
+        .collect()
 }
 
 /// The columns Floe encodes itself rather than arrow-pg.

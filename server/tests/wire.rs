@@ -184,6 +184,49 @@ async fn types_round_trip_in_binary_and_text_with_their_oids() {
     );
 }
 
+/// Floats in text as PostgreSQL 15 prints them: the shortest exact digits by default,
+/// exponents from 1e+15 and below 1e-4, and `%g` rounding once `extra_float_digits` is 0
+/// or less.
+#[tokio::test]
+async fn floats_in_text_follow_extra_float_digits() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let query = "SELECT CAST(1 AS DOUBLE), CAST(1e15 AS DOUBLE), CAST(0.00001 AS DOUBLE), \
+                 CAST(0.1 AS DOUBLE) + CAST(0.2 AS DOUBLE), CAST(1234567 AS REAL), \
+                 CAST('NaN' AS DOUBLE), CAST('-inf' AS DOUBLE), CAST(NULL AS DOUBLE)";
+    let row = |values: [Option<&str>; 8]| vec![values.map(|v| v.map(str::to_string)).to_vec()];
+    assert_eq!(
+        text_rows(&client, query).await,
+        row([
+            Some("1"),
+            Some("1e+15"),
+            Some("1e-05"),
+            Some("0.30000000000000004"),
+            Some("1.234567e+06"),
+            Some("NaN"),
+            Some("-Infinity"),
+            None
+        ])
+    );
+    client
+        .batch_execute("SET extra_float_digits = 0")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(&client, query).await,
+        row([
+            Some("1"),
+            Some("1e+15"),
+            Some("1e-05"),
+            Some("0.3"),
+            Some("1.23457e+06"),
+            Some("NaN"),
+            Some("-Infinity"),
+            None
+        ])
+    );
+}
+
 #[tokio::test]
 async fn extended_query_binds_typed_and_untyped_parameters() {
     let server = TestServer::start().await;

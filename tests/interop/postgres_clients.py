@@ -1,8 +1,9 @@
 """Python PostgreSQL clients against `floe serve`: psycopg 3 (parameters in text and
-binary, a named server-side cursor, COPY in binary format both ways, uuid), psycopg2,
-asyncpg (every scalar column type, prepared-statement type introspection, a cursor,
-arrays through its type-introspection query, uuid), SQLAlchemy (inspector table listing,
-column reflection, `Table(..., autoload_with=engine)`, parameters) and pandas.read_sql.
+binary, a named server-side cursor, COPY in binary format both ways, uuid, nested
+arrays), psycopg2, asyncpg (every scalar column type, prepared-statement type
+introspection, a cursor, arrays through its type-introspection query, uuid), SQLAlchemy
+(inspector table listing, column reflection, `Table(..., autoload_with=engine)`,
+parameters) and pandas.read_sql.
 
 Run by tests/interop/run.sh; FLOE_BIN names the floe binary.
 """
@@ -87,6 +88,21 @@ def check_psycopg(port):
                 "SELECT id, n FROM keyed WHERE id = %s", (key,), binary=binary
             ).fetchall()
             assert found == [(key, 7)], (binary, found)
+        # uuids written as text: a literal compared with the column, and inserted.
+        conn.execute("INSERT INTO keyed VALUES ('5b1f0e4e-8c1d-4b8e-9f3a-1c2d3e4f5a6b', 8)")
+        found = conn.execute(
+            "SELECT id, n FROM keyed WHERE id = '5b1f0e4e-8c1d-4b8e-9f3a-1c2d3e4f5a6b'"
+        ).fetchall()
+        assert found == [(uuid.UUID("5b1f0e4e-8c1d-4b8e-9f3a-1c2d3e4f5a6b"), 8)], found
+
+        # Lists of lists: multidimensional arrays in both formats, ragged ones in text.
+        for binary in (False, True):
+            nested = conn.execute(
+                "SELECT [[1, 2], [3, 4]], [['a b'], [NULL]], [[1.5], [2.5]]", binary=binary
+            ).fetchone()
+            assert nested == ([[1, 2], [3, 4]], [["a b"], [None]], [[1.5], [2.5]]), nested
+        ragged = conn.execute("SELECT [[1, 2], [3]]").fetchone()
+        assert ragged == ([[1, 2], [3]],), ragged
 
         conn.execute("CREATE TABLE numbers AS SELECT value AS n FROM generate_series(1, 1000)")
     # A named cursor is DECLARE/FETCH inside a transaction, read a few rows at a time.
