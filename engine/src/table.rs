@@ -7,7 +7,7 @@
 //! INSERT streams into [`IcebergSink`].
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -269,9 +269,8 @@ impl TableProvider for IcebergTable {
         };
         let (with_deletes, plain): (Vec<FileScanTask>, Vec<FileScanTask>) =
             tasks.into_iter().partition(|task| !task.deletes.is_empty());
-        let read_plain = |file: &DataFile| {
-            !has_deletes || plain.iter().any(|t| t.data_file_path == file.file_path())
-        };
+        let plain_paths: HashSet<&str> = plain.iter().map(|t| t.data_file_path.as_str()).collect();
+        let read_plain = |file: &DataFile| !has_deletes || plain_paths.contains(file.file_path());
         let plain: Vec<DataFileToScan> = plan
             .files
             .iter()
