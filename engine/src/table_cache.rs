@@ -1,8 +1,8 @@
 //! Loaded tables kept between statements. A table's metadata file never changes once
 //! written, so a cached table is valid exactly as long as the catalog still points at its
 //! metadata location; the catalog pointer is read on every lookup, so commits by other
-//! processes are seen at once. Keeping the `Table` also keeps iceberg's object cache of its
-//! manifest lists and manifests, which is what makes repeated scans cheap.
+//! processes are seen at once. It saves reading and parsing the metadata file; manifests
+//! are kept by `manifest_cache.rs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
