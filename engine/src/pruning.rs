@@ -204,8 +204,8 @@ pub fn plan_scan<'a>(
 ) -> ScanPlan<'a> {
     let mut plan = ScanPlan::default();
     let mut partition_predicates: HashMap<i32, Option<BoundPredicate>> = HashMap::new();
-    for (file, manifest) in manifests {
-        if file.content != ManifestContentType::Data {
+    for (manifest_file, manifest) in manifests {
+        if manifest_file.content != ManifestContentType::Data {
             continue;
         }
         plan.counts.manifests_total += 1;
@@ -216,9 +216,9 @@ pub fn plan_scan<'a>(
             .map(|entry| entry.data_file());
         let Some(predicate) = predicate else {
             let before = plan.files.len();
-            plan.files.extend(data_files.map(|file_in| PlannedFile {
-                file: file_in,
-                spec_id: file.partition_spec_id,
+            plan.files.extend(data_files.map(|data_file| PlannedFile {
+                file: data_file,
+                spec_id: manifest_file.partition_spec_id,
             }));
             let added = (plan.files.len() - before) as u64;
             plan.counts.data_files_total += added;
@@ -227,16 +227,16 @@ pub fn plan_scan<'a>(
         };
         let spec = manifest.metadata().partition_spec();
         let filter = partition_predicates
-            .entry(file.partition_spec_id)
+            .entry(manifest_file.partition_spec_id)
             .or_insert_with(|| {
                 let spec = metadata
-                    .partition_spec_by_id(file.partition_spec_id)
+                    .partition_spec_by_id(manifest_file.partition_spec_id)
                     .map_or(spec, |spec| spec.as_ref());
                 partition_predicate(predicate, spec, schema)
             })
             .as_ref();
         if let Some(filter) = filter {
-            let summaries = file.partitions.as_deref().unwrap_or_default();
+            let summaries = manifest_file.partitions.as_deref().unwrap_or_default();
             if !might_match(filter, &|id| summary_range(spec, summaries, schema, id)) {
                 plan.counts.manifests_skipped += 1;
                 plan.counts.data_files_total += data_files.count() as u64;
@@ -257,7 +257,7 @@ pub fn plan_scan<'a>(
             if might_match(predicate, &|id| column_range(data_file, schema, id)) {
                 plan.files.push(PlannedFile {
                     file: data_file,
-                    spec_id: file.partition_spec_id,
+                    spec_id: manifest_file.partition_spec_id,
                 });
             }
         }
