@@ -48,6 +48,7 @@ pub fn scan_data_files(
     files: Vec<DataFileToScan>,
 ) -> DFResult<Arc<dyn ExecutionPlan>> {
     let file_statistics: Vec<Statistics> = files.iter().map(|f| f.statistics.clone()).collect();
+    let pruning_filters = nan_safe_filters(request.filters, &request.schema, &file_statistics);
     let files: Vec<PartitionedFile> = files
         .into_iter()
         .map(|file| {
@@ -73,7 +74,7 @@ pub fn scan_data_files(
             store,
             metadata_cache,
         )));
-    if let Some(predicate) = conjunction(request.filters.iter().cloned()) {
+    if let Some(predicate) = conjunction(pruning_filters) {
         let df_schema = DFSchema::try_from(request.schema.as_ref().clone())?;
         source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
     }
@@ -93,6 +94,24 @@ pub fn scan_data_files(
         ))))
         .build();
     Ok(DataSourceExec::from_data_source(config))
+}
+
+/// The filters that may prune row groups and pages by their Parquet statistics: none on a
+/// float column that may hold NaN in any of the files (see [`statistics::may_hold_nan`]).
+fn nan_safe_filters(filters: &[Expr], schema: &SchemaRef, files: &[Statistics]) -> Vec<Expr> {
+    let unsafe_column = |name: &str| match schema.index_of(name) {
+        Ok(index) => files.iter().any(|file| {
+            file.column_statistics.get(index).is_none_or(|column| {
+                statistics::may_hold_nan(schema.field(index).data_type(), column)
+            })
+        }),
+        Err(_) => true,
+    };
+    filters
+        .iter()
+        .filter(|filter| !filter.column_refs().iter().any(|c| unsafe_column(&c.name)))
+        .cloned()
+        .collect()
 }
 
 /// Cuts `files`, in their order, into at most `partitions` runs of similar total size.

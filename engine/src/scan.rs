@@ -18,12 +18,14 @@ use datafusion::error::Result as DFResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::filter_pushdown::{
-    ChildPushdownResult, FilterDescription, FilterPushdownPhase, FilterPushdownPropagation,
+    ChildFilterDescription, ChildPushdownResult, FilterDescription, FilterPushdownPhase,
+    FilterPushdownPropagation,
 };
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 
 use crate::pruning::PlanningCounts;
+use crate::statistics;
 
 /// What Iceberg's planning kept and skipped for one scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,8 +174,25 @@ impl ExecutionPlan for IcebergScanExec {
         parent_filters: Vec<Arc<dyn PhysicalExpr>>,
         _config: &ConfigOptions,
     ) -> DFResult<FilterDescription> {
-        // The child has this node's schema, so every filter from above applies to it.
-        FilterDescription::from_children(parent_filters, &self.children())
+        // The child has this node's schema, so every filter from above applies to it, but
+        // one on a column that may hold NaN must not prune by Parquet statistics: it stays
+        // above (see `statistics::may_hold_nan`).
+        let columns = self.input.partition_statistics(None)?.column_statistics;
+        let schema = self.schema();
+        let nan_safe = (0..schema.fields().len())
+            .filter(|&i| {
+                columns.get(i).is_some_and(|column| {
+                    !statistics::may_hold_nan(schema.field(i).data_type(), column)
+                })
+            })
+            .collect();
+        Ok(FilterDescription::new().with_child(
+            ChildFilterDescription::from_child_with_allowed_indices(
+                &parent_filters,
+                nan_safe,
+                &self.input,
+            )?,
+        ))
     }
 
     fn handle_child_pushdown_result(

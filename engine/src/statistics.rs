@@ -102,6 +102,14 @@ fn column_statistics(file: &DataFile, field_id: i32, data_type: &DataType) -> Co
     }
 }
 
+/// Whether a column may hold NaN as far as `column` (its statistics from above) says.
+/// Parquet's row-group and page statistics leave NaN out of a float column's range while
+/// DataFusion sorts NaN above every number, so such a column's filters must not prune by
+/// them: `v > 2` could skip a row group whose only match is a NaN.
+pub fn may_hold_nan(data_type: &DataType, column: &ColumnStatistics) -> bool {
+    data_type.is_floating() && column.max_value == Precision::Absent
+}
+
 /// Whether equal lower and upper bounds say every (non-NULL) value of the column is
 /// `lower`. A truncated upper bound has its last character incremented, so it never equals
 /// the truncated lower bound; for floats, -0 and 0 may share a bound.
