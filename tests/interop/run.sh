@@ -2,9 +2,9 @@
 # The checks that need Python: makes (or reuses) a venv outside the clone, installs the
 # pinned packages, builds floe, then runs interop with pyiceberg and DuckDB's iceberg_scan
 # (extensions from pinned wheels, loaded offline), the PostgreSQL client libraries
-# (psycopg, psycopg2, asyncpg, SQLAlchemy, pandas; node-postgres) against `floe serve`,
-# and the 22 TPC-H queries against DuckDB. Node.js comes from Debian's packages when
-# missing, and the `pg` package goes into a cache outside the clone.
+# (psycopg, psycopg2, asyncpg, SQLAlchemy, pandas; node-postgres; pgJDBC) against
+# `floe serve`, and the 22 TPC-H queries against DuckDB. Node.js, a JDK and pgJDBC come
+# from Debian's packages when missing; the `pg` package goes into a cache outside the clone.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -29,6 +29,9 @@ apt_install() {
 }
 command -v node >/dev/null 2>&1 || apt_install nodejs
 command -v npm >/dev/null 2>&1 || apt_install npm
+# pgJDBC from Debian, run as a single-file Java program (the JDK's source launcher).
+command -v javac >/dev/null 2>&1 || apt_install default-jdk-headless
+[ -f /usr/share/java/postgresql.jar ] || apt_install libpostgresql-jdbc-java
 node_dir="${FLOE_NODE_DIR:-$HOME/.cache/floe/node}"
 pg_version="8.23.1"
 if ! grep -qs "\"version\": \"$pg_version\"" "$node_dir/node_modules/pg/package.json"; then
@@ -47,4 +50,5 @@ cargo test --quiet --manifest-path "$root/Cargo.toml" -p floe-engine --lib -- \
 "$venv/bin/python" "$here/pyiceberg_interop.py"
 "$venv/bin/python" "$here/postgres_clients.py"
 NODE_PATH="$node_dir/node_modules" node "$here/node_postgres.js"
+java -cp /usr/share/java/postgresql.jar "$here/FloeJdbc.java"
 TPCH_SF="${TPCH_SF:-0.1}" "$venv/bin/python" "$root/tests/tpch/check_vs_duckdb.py"
