@@ -32,6 +32,7 @@ mod pg_constraints;
 mod pg_functions;
 mod pg_namespace_oids;
 mod pg_recursive;
+mod pg_regproc;
 pub mod pg_text;
 mod predicate;
 pub mod progress;

@@ -273,6 +273,7 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     for statement in &mut statements {
         drop_toast_options(statement);
         rewrite_functions(statement);
+        crate::pg_regproc::rewrite(statement);
         strip_object_casts(statement);
         oid_arrays(statement);
         crate::pg_recursive::reshape(statement);

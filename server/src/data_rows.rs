@@ -12,13 +12,14 @@ use floe_engine::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, Int64Array, RecordBatch,
 };
 use floe_engine::arrow::compute::cast;
-use floe_engine::arrow::datatypes::{DataType, Field, Schema};
+use floe_engine::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use pgwire::api::Type;
 use pgwire::api::results::{FieldFormat, FieldInfo};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 
 use crate::nested_arrays::{self, NestedArrays};
+use crate::temporal_text::{fixed_offset, push_time, push_timestamp};
 
 /// The DataRows of `batch`, whose columns are described by `fields` (types and formats),
 /// floats in text printed as PostgreSQL prints them with `extra_float_digits`.
@@ -101,6 +102,14 @@ pub(crate) enum Column {
     /// Bytes: raw in binary, `\x` and hex digits in text (PostgreSQL's `bytea_output =
     /// hex`).
     Bytes(ArrayRef, FieldFormat),
+    /// Timestamps in text, as microseconds after the epoch; with `offset` (seconds east of
+    /// UTC) a timestamptz shown in that fixed offset.
+    Timestamps {
+        micros: Int64Array,
+        offset: Option<i32>,
+    },
+    /// Times of day in text, as microseconds after midnight.
+    Times(Int64Array),
     /// Lists of lists: PostgreSQL multidimensional arrays.
     Nested(NestedArrays),
     /// Encoded by arrow-pg: each cell's length and bytes, as a one-column DataRow.
@@ -156,6 +165,21 @@ impl Column {
             (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, _) => {
                 Column::Strings(array.clone())
             }
+            (DataType::Timestamp(unit, zone), _)
+                if format == FieldFormat::Text
+                    && matches!(*pg_type, Type::TIMESTAMP | Type::TIMESTAMPTZ)
+                    && zone.as_deref().is_none_or(|z| fixed_offset(z).is_some()) =>
+            {
+                Column::Timestamps {
+                    micros: microseconds(array, *unit)?,
+                    offset: zone.as_deref().and_then(fixed_offset),
+                }
+            }
+            (DataType::Time32(unit) | DataType::Time64(unit), _)
+                if format == FieldFormat::Text && *pg_type == Type::TIME =>
+            {
+                Column::Times(microseconds(array, *unit)?)
+            }
             (DataType::Binary | DataType::LargeBinary | DataType::BinaryView, _)
                 if format == FieldFormat::Binary || *pg_type == Type::BYTEA =>
             {
@@ -184,6 +208,14 @@ impl Column {
                 return;
             }
             Column::Strings(array) | Column::Bytes(array, _) if array.is_null(row) => {}
+            Column::Timestamps { micros, offset } if micros.is_valid(row) => {
+                with_length(out, |out| push_timestamp(out, micros.value(row), *offset));
+                return;
+            }
+            Column::Times(micros) if micros.is_valid(row) => {
+                with_length(out, |out| push_time(out, micros.value(row)));
+                return;
+            }
             Column::Strings(array) => {
                 let value = string_value(array, row);
                 out.put_i32(value.len() as i32);
@@ -257,7 +289,12 @@ impl Column {
                 return;
             }
             // NULLs of the primitive columns.
-            Column::Bool(..) | Column::Int { .. } | Column::Float4(..) | Column::Float8(..) => {}
+            Column::Bool(..)
+            | Column::Int { .. }
+            | Column::Float4(..)
+            | Column::Float8(..)
+            | Column::Timestamps { .. }
+            | Column::Times(..) => {}
         }
         out.put_i32(-1);
     }
@@ -295,6 +332,19 @@ impl Column {
             _ => Ok(()),
         }
     }
+}
+
+/// The values of a timestamp or time `array` in `unit`, as microseconds (PostgreSQL's
+/// precision: nanoseconds are cut to the microsecond below).
+fn microseconds(array: &ArrayRef, unit: TimeUnit) -> PgWireResult<Int64Array> {
+    let values = cast(array, &DataType::Int64).map_err(arrow_error)?;
+    let values: &Int64Array = values.as_primitive();
+    Ok(match unit {
+        TimeUnit::Second => values.unary(|v| v.saturating_mul(1_000_000)),
+        TimeUnit::Millisecond => values.unary(|v| v.saturating_mul(1_000)),
+        TimeUnit::Microsecond => values.clone(),
+        TimeUnit::Nanosecond => values.unary(|v| v.div_euclid(1_000)),
+    })
 }
 
 pub(crate) fn arrow_error(err: floe_engine::arrow::error::ArrowError) -> PgWireError {
@@ -680,6 +730,66 @@ mod tests {
 
     fn text(value: &str) -> Option<Vec<u8>> {
         Some(value.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn timestamps_and_times_in_text_are_postgres_output() {
+        use floe_engine::arrow::array::{
+            Time32SecondArray, Time64MicrosecondArray, Time64NanosecondArray,
+            TimestampMicrosecondArray, TimestampNanosecondArray,
+        };
+        // 2024-01-01 10:00:15.5 UTC.
+        let micros = 1_704_103_215_500_000i64;
+        let rows = encode(
+            vec![
+                (
+                    "ts",
+                    Arc::new(TimestampMicrosecondArray::from(vec![Some(micros), None])) as ArrayRef,
+                ),
+                (
+                    "tstz",
+                    Arc::new(
+                        TimestampMicrosecondArray::from(vec![Some(micros), Some(0)])
+                            .with_timezone("+00:00"),
+                    ),
+                ),
+                (
+                    "tsns",
+                    Arc::new(TimestampNanosecondArray::from(vec![micros * 1000 + 999, 0])),
+                ),
+                (
+                    "t",
+                    Arc::new(Time64MicrosecondArray::from(vec![
+                        Some(36_015_250_000),
+                        None,
+                    ])),
+                ),
+                ("tns", Arc::new(Time64NanosecondArray::from(vec![1_000, 0]))),
+                ("ts32", Arc::new(Time32SecondArray::from(vec![59, 3600]))),
+            ],
+            FieldFormat::Text,
+        );
+        assert_eq!(
+            rows,
+            vec![
+                vec![
+                    text("2024-01-01 10:00:15.5"),
+                    text("2024-01-01 10:00:15.5+00"),
+                    text("2024-01-01 10:00:15.5"),
+                    text("10:00:15.25"),
+                    text("00:00:00.000001"),
+                    text("00:00:59"),
+                ],
+                vec![
+                    None,
+                    text("1970-01-01 00:00:00+00"),
+                    text("1970-01-01 00:00:00"),
+                    None,
+                    text("00:00:00"),
+                    text("01:00:00"),
+                ],
+            ]
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod results;
 mod scram;
 mod secret;
 mod socket;
+mod temporal_text;
 mod tls;
 
 use std::sync::Arc;

@@ -18,7 +18,10 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::{Describe, Parse, ParseComplete, TARGET_TYPE_BYTE_PORTAL};
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{
+    Describe, Parse, ParseComplete, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use pgwire::messages::response::TransactionStatus;
 
 use crate::Backend;
@@ -328,9 +331,9 @@ impl ExtendedQueryHandler for Backend {
         Ok(())
     }
 
-    /// Describes as the default does; a portal name that is a SQL cursor's (PostgreSQL
-    /// makes each DECLAREd cursor a portal, and psycopg's named cursors describe it)
-    /// gives the cursor's columns.
+    /// Describes as the default does, except: a portal name that is a SQL cursor's
+    /// (PostgreSQL makes each DECLAREd cursor a portal, and psycopg's named cursors
+    /// describe it) gives the cursor's columns, and a statement without rows is NoData.
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -350,6 +353,26 @@ impl ExtendedQueryHandler for Backend {
             };
             let fields = crate::results::pg_fields(&cursor.schema, &format)?;
             return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
+        }
+        if message.target_type == TARGET_TYPE_BYTE_STATEMENT
+            && let Some(stored) = client
+                .portal_store()
+                .get_statement(message.name.as_deref().unwrap_or(DEFAULT_NAME))
+            && stored.statement.described.schema.is_none()
+        {
+            // A statement that returns no rows is described by NoData, as PostgreSQL
+            // does. pgwire sends an empty RowDescription when it has parameters, and
+            // pgJDBC then takes an INSERT for a query ("a result was returned").
+            let described = self.do_describe_statement(client, &stored).await?;
+            let oids = described.parameters.iter().map(Type::oid).collect();
+            client
+                .send(PgWireBackendMessage::ParameterDescription(
+                    ParameterDescription::new(oids),
+                ))
+                .await?;
+            return Ok(client
+                .send(PgWireBackendMessage::NoData(NoData::new()))
+                .await?);
         }
         self._on_describe(client, message).await
     }

@@ -3,7 +3,8 @@ binary, a named server-side cursor, COPY in binary format both ways, uuid, neste
 arrays), psycopg2, asyncpg (every scalar column type, prepared-statement type
 introspection, a cursor, arrays through its type-introspection query, uuid), SQLAlchemy
 (inspector table listing, column reflection, `Table(..., autoload_with=engine)`,
-parameters) and pandas.read_sql.
+parameters), pandas.read_sql, and the type-loading queries Npgsql (Power BI's driver)
+sends on connecting.
 
 Run by tests/interop/run.sh; FLOE_BIN names the floe binary.
 """
@@ -265,6 +266,139 @@ def check_sqlalchemy(port):
     print("sqlalchemy + pandas: ok")
 
 
+# The queries Npgsql (the .NET driver, which Power BI uses) sends in one simple Query
+# message when it connects, to load the server's types (written from its
+# PostgresDatabaseInfo, for a PostgreSQL >= 14 server: ranges and multiranges, and no
+# table composites): arrays are told apart by their receive function `array_recv`, a
+# `regproc` joined with pg_proc's oid; element, range subtype and domain base types come
+# as elemtypoid, and each type must come after the types it is made of.
+NPGSQL_VERSION = "SELECT version();"
+NPGSQL_LOAD_TYPES = """
+SELECT ns.nspname, t.oid, t.typname, t.typtype, t.typnotnull, t.elemtypoid
+FROM (
+    -- An array is a base type whose receive function is array_recv: typtype 'a' here.
+    SELECT
+        typ.oid, typ.typnamespace, typ.typname, typ.typtype, typ.typrelid, typ.typnotnull, typ.relkind,
+        elemtyp.oid AS elemtypoid, elemtyp.typname AS elemtypname, elemcls.relkind AS elemrelkind,
+        CASE WHEN elemproc.proname='array_recv' THEN 'a' ELSE elemtyp.typtype END AS elemtyptype
+    FROM (
+        SELECT typ.oid, typnamespace, typname, typrelid, typnotnull, relkind, typelem AS elemoid,
+            CASE WHEN proc.proname='array_recv' THEN 'a' ELSE typ.typtype END AS typtype,
+            CASE
+                WHEN proc.proname='array_recv' THEN typ.typelem
+                WHEN typ.typtype='r' THEN rngsubtype
+                WHEN typ.typtype='m' THEN (SELECT rngtypid FROM pg_range WHERE rngmultitypid = typ.oid)
+                WHEN typ.typtype='d' THEN typ.typbasetype
+            END AS elemtypoid
+        FROM pg_type AS typ
+        LEFT JOIN pg_class AS cls ON (cls.oid = typ.typrelid)
+        LEFT JOIN pg_proc AS proc ON proc.oid = typ.typreceive
+        LEFT JOIN pg_range ON (pg_range.rngtypid = typ.oid)
+    ) AS typ
+    LEFT JOIN pg_type AS elemtyp ON elemtyp.oid = elemtypoid
+    LEFT JOIN pg_class AS elemcls ON (elemcls.oid = elemtyp.typrelid)
+    LEFT JOIN pg_proc AS elemproc ON elemproc.oid = elemtyp.typreceive
+) AS t
+JOIN pg_namespace AS ns ON (ns.oid = typnamespace)
+WHERE
+    typtype IN ('b', 'r', 'm', 'e', 'd') OR
+    (typtype = 'c' AND relkind='c') OR
+    (typtype = 'p' AND typname IN ('record', 'void')) OR
+    (typtype = 'a' AND (
+        elemtyptype IN ('b', 'r', 'm', 'e', 'd') OR
+        (elemtyptype = 'p' AND elemtypname IN ('record', 'void')) OR
+        (elemtyptype = 'c' AND elemrelkind='c')
+    ))
+ORDER BY CASE
+       WHEN typtype IN ('b', 'e', 'p') THEN 0
+       WHEN typtype = 'r' THEN 1
+       WHEN typtype = 'm' THEN 2
+       WHEN typtype = 'c' THEN 3
+       WHEN typtype = 'd' AND elemtyptype <> 'a' THEN 4
+       WHEN typtype = 'a' THEN 5
+       WHEN typtype = 'd' AND elemtyptype = 'a' THEN 6
+END;"""
+NPGSQL_COMPOSITE_FIELDS = """
+-- Fields of free-standing composite types
+SELECT typ.oid, att.attname, att.atttypid
+FROM pg_type AS typ
+JOIN pg_namespace AS ns ON (ns.oid = typ.typnamespace)
+JOIN pg_class AS cls ON (cls.oid = typ.typrelid)
+JOIN pg_attribute AS att ON (att.attrelid = typ.typrelid)
+WHERE
+  (typ.typtype = 'c' AND cls.relkind='c') AND
+  attnum > 0 AND
+  NOT attisdropped
+ORDER BY typ.oid, att.attnum;"""
+NPGSQL_ENUM_LABELS = """
+-- Enum labels
+SELECT pg_type.oid, enumlabel
+FROM pg_enum
+JOIN pg_type ON pg_type.oid=enumtypid
+ORDER BY oid, enumsortorder;"""
+
+
+def check_npgsql_types(rows):
+    """Npgsql's reading of its type-loading rows: the basic types with the right kinds
+    and elements, and every type after the one it is made of."""
+    by_oid = {}
+    for nspname, oid, typname, typtype, typnotnull, elemtypoid in rows:
+        assert oid not in by_oid, (oid, typname)
+        assert typnotnull in (False, "f"), (typname, typnotnull)
+        if typtype in ("a", "r", "m", "d"):
+            assert elemtypoid in by_oid, (typname, elemtypoid)
+        by_oid[oid] = (nspname, typname, typtype, elemtypoid)
+    expected = {
+        16: ("pg_catalog", "bool", "b", None),
+        20: ("pg_catalog", "int8", "b", None),
+        23: ("pg_catalog", "int4", "b", None),
+        25: ("pg_catalog", "text", "b", None),
+        701: ("pg_catalog", "float8", "b", None),
+        1082: ("pg_catalog", "date", "b", None),
+        1114: ("pg_catalog", "timestamp", "b", None),
+        1184: ("pg_catalog", "timestamptz", "b", None),
+        1700: ("pg_catalog", "numeric", "b", None),
+        2950: ("pg_catalog", "uuid", "b", None),
+        2249: ("pg_catalog", "record", "p", None),
+        1007: ("pg_catalog", "_int4", "a", 23),
+        1009: ("pg_catalog", "_text", "a", 25),
+        1016: ("pg_catalog", "_int8", "a", 20),
+        1185: ("pg_catalog", "_timestamptz", "a", 1184),
+        3904: ("pg_catalog", "int4range", "r", 23),
+        4451: ("pg_catalog", "int4multirange", "m", 3904),
+        13297: ("information_schema", "cardinal_number", "d", 23),
+    }
+    found = {oid: by_oid.get(oid) for oid in expected}
+    assert found == expected, found
+
+
+def check_npgsql_type_loading(port):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=floe dbname=floe", autocommit=True) as conn:
+        # The extended protocol (Parse/Bind/Describe/Execute), results in text and binary.
+        for binary in (False, True):
+            cursor = conn.execute(NPGSQL_LOAD_TYPES, prepare=True, binary=binary)
+            assert [c.name for c in cursor.description] == [
+                "nspname", "oid", "typname", "typtype", "typnotnull", "elemtypoid",
+            ], cursor.description
+            check_npgsql_types(cursor.fetchall())
+        # The simple protocol, all four queries in one message, as Npgsql sends them.
+        cursor = conn.cursor()
+        cursor.execute(
+            "\n".join([NPGSQL_VERSION, NPGSQL_LOAD_TYPES, NPGSQL_COMPOSITE_FIELDS, NPGSQL_ENUM_LABELS])
+        )
+        assert cursor.fetchone()[0].startswith("PostgreSQL 15.0 (Floe ")
+        assert cursor.nextset()
+        check_npgsql_types(cursor.fetchall())
+        assert cursor.nextset()
+        assert [c.name for c in cursor.description] == ["oid", "attname", "atttypid"]
+        assert cursor.fetchall() == []
+        assert cursor.nextset()
+        assert [c.name for c in cursor.description] == ["oid", "enumlabel"]
+        assert cursor.fetchall() == []
+        assert not cursor.nextset()
+    print("Npgsql type loading: ok")
+
+
 def main():
     with tempfile.TemporaryDirectory() as warehouse:
         server, port = start_server(warehouse)
@@ -274,6 +408,7 @@ def main():
             check_psycopg2(port)
             asyncio.run(check_asyncpg(port))
             check_sqlalchemy(port)
+            check_npgsql_type_loading(port)
         finally:
             server.terminate()
             server.wait(timeout=30)
