@@ -56,6 +56,7 @@ mod uuid_text;
 mod vacuum;
 pub mod warehouse;
 mod write_properties;
+mod write_routing;
 mod zorder;
 
 pub use catalog_info::{ColumnInfo, TableDetails};

@@ -19,7 +19,8 @@ use datafusion::physical_plan::metrics::{
     Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
+use iceberg::spec::PartitionKey;
 use iceberg::table::Table;
 use tokio::sync::mpsc;
 
@@ -29,6 +30,7 @@ use crate::error::{FloeError, Result, sqlstate, to_datafusion};
 use crate::partition_split::PartitionSplitter;
 use crate::progress;
 use crate::table_writer::{TableWriter, Written};
+use crate::write_routing::Router;
 
 /// The `DataSink` behind `INSERT INTO <iceberg table>`.
 pub struct IcebergSink {
@@ -91,24 +93,24 @@ impl IcebergSink {
     }
 }
 
-/// Inputs up to this many rows all go to one writer, so that small and medium writes make
-/// one file per partition; beyond it batches are spread over all writers, each encoding and
-/// compressing on its own core.
-const PARALLEL_WRITE_MIN_ROWS: usize = 1 << 18;
+/// Rows of one table partition (`None`: the table is unpartitioned), cut from one batch.
+type Piece = (Option<PartitionKey>, RecordBatch);
 
 /// Writes `data` (the table's columns, in order) into new data files of `table`, not yet
 /// committed, with up to `writers` table writers working in parallel (each has at most one
-/// open file per table partition). `sort_order_id` says which sort order the rows arrive
-/// in, if any: each writer receives a subsequence of the rows, so its files stay sorted.
-/// When it fails, the files it began are removed again.
+/// open file per table partition; see [`Router`] for which rows each gets). `sort_order_id`
+/// says which sort order the rows arrive in, if any: each writer receives a subsequence of
+/// the rows, so its files stay sorted. When it fails, the files it began are removed again.
 pub(crate) async fn write_data_files(
     table: &Table,
     file_schema: SchemaRef,
-    data: SendableRecordBatchStream,
+    mut data: SendableRecordBatchStream,
     sort_order_id: Option<i32>,
     pool: &Arc<dyn MemoryPool>,
     writers: usize,
 ) -> Result<Written> {
+    // Every writer chooses its encodings from the statement's first batch.
+    let first = data.next().await;
     let writers = writers.max(1);
     let mut senders = Vec::with_capacity(writers);
     let mut tasks = Vec::with_capacity(writers);
@@ -116,19 +118,18 @@ pub(crate) async fn write_data_files(
         let reservation =
             MemoryConsumer::new(format!("write to {} ({number})", table.identifier()))
                 .register(pool);
-        let writer = TableWriter::new(table, file_schema.clone(), sort_order_id, reservation)?
+        let mut writer = TableWriter::new(table, file_schema.clone(), sort_order_id, reservation)?
             .share_budget(writers);
-        let metadata = table.metadata();
-        let splitter = PartitionSplitter::new(
-            metadata.default_partition_spec(),
-            metadata.current_schema().clone(),
-        )?;
-        let (sender, batches) = mpsc::channel(2);
+        if let Some(Ok(batch)) = &first {
+            writer.sample(batch);
+        }
+        let (sender, pieces) = mpsc::channel(2);
         senders.push(sender);
         tasks.push(SpawnedTask::spawn(progress::carry(run_writer(
-            writer, splitter, batches,
+            writer, pieces,
         ))));
     }
+    let data = futures::stream::iter(first).chain(data);
     let dispatched = dispatch(table, &file_schema, data, &senders).await;
     drop(senders);
 
@@ -153,52 +154,60 @@ pub(crate) async fn write_data_files(
     Ok(written)
 }
 
-/// Hands each batch to a writer with room for it, all to the first writer until the input
-/// is large enough to be worth spreading. Stops early when a writer has failed.
+/// Cuts each batch into its table partitions and hands the pieces to the writers the
+/// [`Router`] picks. Stops early when a writer has failed.
 async fn dispatch(
     table: &Table,
     file_schema: &SchemaRef,
-    mut data: SendableRecordBatchStream,
-    writers: &[mpsc::Sender<RecordBatch>],
+    mut data: impl Stream<Item = DFResult<RecordBatch>> + Unpin,
+    writers: &[mpsc::Sender<Vec<Piece>>],
 ) -> Result<()> {
-    let mut rows = 0;
-    let mut next = 0;
+    let metadata = table.metadata();
+    let splitter = PartitionSplitter::new(
+        metadata.default_partition_spec(),
+        metadata.current_schema().clone(),
+    )?;
+    let mut router = Router::new(writers.len());
     while let Some(batch) = data.next().await {
         let batch = to_file_schema(table, file_schema, batch?)?;
-        let mut target = 0;
-        if rows >= PARALLEL_WRITE_MIN_ROWS {
-            next = (next + 1) % writers.len();
-            // Prefer a writer with room, so that a slower one does not hold the others up.
-            target = (0..writers.len())
-                .map(|offset| (next + offset) % writers.len())
-                .find(|&writer| writers[writer].capacity() > 0)
-                .unwrap_or(next);
+        let batch_rows = batch.num_rows();
+        let pieces: Vec<Piece> = match &splitter {
+            None => vec![(None, batch)],
+            Some(splitter) => splitter
+                .split(&batch)?
+                .into_iter()
+                .map(|(key, rows)| (Some(key), rows))
+                .collect(),
+        };
+        let mut by_writer: Vec<Vec<Piece>> = writers.iter().map(|_| Vec::new()).collect();
+        for piece in pieces {
+            let writer = router.writer_for(
+                piece.0.as_ref().map(PartitionKey::data),
+                piece.1.num_rows(),
+                batch_rows,
+                |w| writers[w].capacity() > 0,
+            );
+            by_writer[writer].push(piece);
         }
-        rows += batch.num_rows();
-        if writers[target].send(batch).await.is_err() {
-            // The writer failed; its error is what the statement reports.
-            return Ok(());
+        for (writer, pieces) in writers.iter().zip(by_writer) {
+            if !pieces.is_empty() && writer.send(pieces).await.is_err() {
+                // The writer failed; its error is what the statement reports.
+                return Ok(());
+            }
         }
     }
     Ok(())
 }
 
-/// One table writer's task: writes the batches it receives, then closes its files.
+/// One table writer's task: writes the pieces it receives, then closes its files.
 async fn run_writer(
     mut writer: TableWriter,
-    splitter: Option<PartitionSplitter>,
-    mut batches: mpsc::Receiver<RecordBatch>,
+    mut pieces: mpsc::Receiver<Vec<Piece>>,
 ) -> Result<Written> {
     let write_all = async {
-        while let Some(batch) = batches.recv().await {
-            writer.sample(&batch);
-            match &splitter {
-                None => writer.write(None, &batch).await?,
-                Some(splitter) => {
-                    for (key, part) in splitter.split(&batch)? {
-                        writer.write(Some(&key), &part).await?;
-                    }
-                }
+        while let Some(received) = pieces.recv().await {
+            for (partition, rows) in received {
+                writer.write(partition.as_ref(), &rows).await?;
             }
         }
         Ok::<_, FloeError>(())

@@ -6,10 +6,16 @@
 //! the write budget or what DataFusion's memory pool grants: the largest row group in
 //! progress is then written out first. Memory is therefore bounded by the budget whatever
 //! the number of partitions; only when even empty buffers do not fit does the write fail.
+//!
+//! Rows reach a partition in small pieces (a batch of a load spread over many partitions
+//! has a few rows for each). A piece is staged until its partition has gathered
+//! [`STAGED_ROWS`] rows, which are then written to the file at once: the Parquet writer
+//! and the bounds kept per column have a cost per call that would otherwise dominate.
 
 use std::collections::HashMap;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::memory_pool::MemoryReservation;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -31,6 +37,8 @@ use crate::write_properties::{number, writer_properties};
 /// Iceberg's property for the encoded size at which a row group ends.
 const ROW_GROUP_BYTES: &str = "write.parquet.row-group-size-bytes";
 const ROW_GROUP_BYTES_DEFAULT: usize = 128 * 1024 * 1024;
+/// The rows a partition gathers before they are written to its file.
+const STAGED_ROWS: usize = 2048;
 /// Floe's property for the memory all open files of one write may buffer together.
 pub const WRITE_BUFFER_BYTES: &str = "floe.write.buffer-size-bytes";
 const WRITE_BUFFER_BYTES_DEFAULT: usize = 256 * 1024 * 1024;
@@ -78,10 +86,62 @@ pub struct TableWriter {
     reservation: MemoryReservation,
 }
 
-/// An open file and the memory it buffered after its last write.
+/// An open file, the rows staged for it and the memory both held after its last write.
 struct OpenFile {
     file: ParquetDataFile,
+    staged: Vec<RecordBatch>,
+    staged_rows: usize,
+    staged_bytes: usize,
     buffered: usize,
+}
+
+impl OpenFile {
+    fn new(file: ParquetDataFile) -> Self {
+        Self {
+            file,
+            staged: Vec::new(),
+            staged_rows: 0,
+            staged_bytes: 0,
+            buffered: 0,
+        }
+    }
+
+    fn stage(&mut self, rows: &RecordBatch) -> Result<()> {
+        self.staged_rows += rows.num_rows();
+        // A piece is a slice of its batch: it counts its share, not the batch's buffers.
+        for column in rows.columns() {
+            self.staged_bytes += column.to_data().get_slice_memory_size()?;
+        }
+        self.staged.push(rows.clone());
+        Ok(())
+    }
+
+    /// Writes the staged rows to the file.
+    async fn write_staged(&mut self) -> Result<()> {
+        let rows = match self.staged.len() {
+            0 => return Ok(()),
+            1 => self.staged.pop().expect("one staged piece"),
+            _ => concat_batches(&self.staged[0].schema(), &self.staged)?,
+        };
+        self.staged.clear();
+        self.staged_rows = 0;
+        self.staged_bytes = 0;
+        let size_before = self.file.size_so_far();
+        self.file.write(&rows).await?;
+        // Running totals for a face's progress display while the statement runs.
+        let size_after = self.file.size_so_far();
+        progress::add_written(rows.num_rows(), size_after.saturating_sub(size_before));
+        Ok(())
+    }
+
+    /// The encoded size of the row group in progress and the staged rows.
+    fn pending_bytes(&self) -> usize {
+        self.file.row_group_bytes() + self.staged_bytes
+    }
+
+    fn update_buffered(&mut self) {
+        self.buffered = self.file.buffered_bytes() + self.staged_bytes;
+    }
 }
 
 impl TableWriter {
@@ -151,35 +211,30 @@ impl TableWriter {
         let key = partition.map_or_else(Struct::empty, |p| p.data().clone());
         let mut open = match self.open.remove(&key) {
             Some(open) => open,
-            None => OpenFile {
-                file: self.open_file(partition, key.clone()).await?,
-                buffered: 0,
-            },
+            None => OpenFile::new(self.open_file(partition, key.clone()).await?),
         };
-        let size_before = open.file.size_so_far();
-        open.file.write(batch).await?;
         self.written.rows += batch.num_rows() as u64;
-        let size_after = open.file.size_so_far();
-        // Running totals for a face's progress display while the statement runs.
-        progress::add_written(batch.num_rows(), size_after.saturating_sub(size_before));
         self.buffered -= open.buffered;
-        if size_after >= self.target_file_size {
-            self.close_file(open.file).await?;
-        } else {
+        open.stage(batch)?;
+        if open.staged_rows >= STAGED_ROWS {
+            open.write_staged().await?;
+            if open.file.size_so_far() >= self.target_file_size {
+                return self.close_file(open).await;
+            }
             if open.file.row_group_bytes() >= self.row_group_bytes {
                 open.file.flush_row_group().await?;
             }
-            open.buffered = open.file.buffered_bytes();
-            self.buffered += open.buffered;
-            self.open.insert(key, open);
         }
+        open.update_buffered();
+        self.buffered += open.buffered;
+        self.open.insert(key, open);
         self.fit_buffers().await
     }
 
     /// Closes every open file and returns what was written (nothing is committed yet).
     pub async fn finish(&mut self) -> Result<Written> {
         for (_, open) in std::mem::take(&mut self.open) {
-            self.close_file(open.file).await?;
+            self.close_file(open).await?;
         }
         self.buffered = 0;
         self.reservation.free();
@@ -219,8 +274,9 @@ impl TableWriter {
         .await
     }
 
-    async fn close_file(&mut self, file: ParquetDataFile) -> Result<()> {
-        let (data_file, sizes) = file.close().await?;
+    async fn close_file(&mut self, mut open: OpenFile) -> Result<()> {
+        open.write_staged().await?;
+        let (data_file, sizes) = open.file.close().await?;
         self.written.bytes += sizes.bytes;
         self.written.uncompressed_bytes += sizes.uncompressed_bytes;
         self.written.files.push(data_file);
@@ -228,7 +284,7 @@ impl TableWriter {
     }
 
     /// Keeps the open files' buffers within the budget and the memory pool's grant by
-    /// writing out the largest row groups in progress.
+    /// writing out the largest row groups in progress (with their staged rows).
     async fn fit_buffers(&mut self) -> Result<()> {
         loop {
             if self.buffered <= self.buffer_budget
@@ -239,14 +295,15 @@ impl TableWriter {
             let largest = self
                 .open
                 .values_mut()
-                .filter(|open| open.file.row_group_bytes() > 0)
-                .max_by_key(|open| open.file.row_group_bytes());
+                .filter(|open| open.pending_bytes() > 0)
+                .max_by_key(|open| open.pending_bytes());
             match largest {
                 Some(open) => {
+                    open.write_staged().await?;
                     open.file.flush_row_group().await?;
-                    let now = open.file.buffered_bytes();
-                    self.buffered = self.buffered - open.buffered + now;
-                    open.buffered = now;
+                    self.buffered -= open.buffered;
+                    open.update_buffered();
+                    self.buffered += open.buffered;
                 }
                 None => {
                     return Err(FloeError::new(
