@@ -8,13 +8,17 @@ Compares, in the same run and on the same files:
 Each load runs in its own process; the script reports wall time, rows/s, peak RSS (from
 the kernel's rusage of that process) and, for Floe, the file layout per partition.
 
-Usage: scripts/bench_ingest.py [--scale 1] [--floe PATH] [--skip-pyiceberg]
-Without --floe it builds `floe` in release mode. It uses the project's test venv
+Usage: scripts/bench_ingest.py [--scale 1] [--floe PATH] [--baseline PATH] [--repeat 3]
+                               [--skip-pyiceberg]
+Without --floe it builds `floe` in release mode. --baseline loads with a second floe binary
+too (an older build, for an A/B in the same run). Each load runs --repeat times, the
+contenders taking turns, and the fastest run counts (these machines are noisy). It uses the project's test venv
 (~/.cache/floe/venv, created from tests/interop/requirements.txt when missing).
 """
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,8 +77,7 @@ def generate(py, data, scale):
                             f"--output-dir={data}"], check=True, capture_output=True)
 
 
-def floe_load(floe, work, source, options):
-    warehouse = work / f"floe-{source.suffix[1:]}"
+def floe_load(floe, warehouse, source, options):
     sql = f"CREATE TABLE lineitem {SCHEMA}; COPY lineitem FROM '{source}' {options};"
     seconds, rss, _ = measure_rss([floe, "--warehouse", str(warehouse), "-q", "-c", sql])
     layout = subprocess.run(
@@ -121,6 +124,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", default="1")
     parser.add_argument("--floe")
+    parser.add_argument("--baseline")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-pyiceberg", action="store_true")
     args = parser.parse_args()
     py = str(python())
@@ -134,18 +139,32 @@ def main():
     results = []
     with tempfile.TemporaryDirectory(dir=cache) as work:
         work = Path(work)
+        contenders = []
         for source, options in [(cache / "lineitem.parquet", ""),
                                 (cache / "lineitem.csv", "(FORMAT csv, HEADER)")]:
             kind = source.suffix[1:]
-            seconds, rss, layout = floe_load(floe, work, source, options)
-            results.append((f"Floe COPY from {kind}", seconds, rss, layout))
-            seconds, rss, _ = measure_rss([py, "-c", DUCKDB_LOAD, str(source), str(work / f"duck-{kind}")])
-            results.append((f"DuckDB COPY ... PARTITION_BY from {kind}", seconds, rss, ""))
+            contenders.append((f"Floe COPY from {kind}",
+                               lambda n, s=source, o=options: floe_load(floe, work / f"floe-{n}", s, o)))
+            if args.baseline:
+                contenders.append((f"baseline Floe COPY from {kind}",
+                                   lambda n, s=source, o=options: floe_load(args.baseline, work / f"base-{n}", s, o)))
+            contenders.append((f"DuckDB COPY ... PARTITION_BY from {kind}",
+                               lambda n, s=source: measure_rss([py, "-c", DUCKDB_LOAD, str(s), str(work / f"duck-{n}")])[:2] + ("",)))
         if not args.skip_pyiceberg:
-            target = work / "pyiceberg"
-            target.mkdir()
-            seconds, rss, _ = measure_rss([py, "-c", PYICEBERG_LOAD, str(cache / "lineitem.parquet"), str(target)])
-            results.append(("pyiceberg append from parquet", seconds, rss, ""))
+            def pyiceberg(n):
+                target = work / f"pyiceberg-{n}"
+                target.mkdir()
+                return measure_rss([py, "-c", PYICEBERG_LOAD, str(cache / "lineitem.parquet"), str(target)])[:2] + ("",)
+            contenders.append(("pyiceberg append from parquet", pyiceberg))
+        runs = {name: [] for name, _ in contenders}
+        for attempt in range(args.repeat):
+            for name, load in contenders:
+                runs[name].append(load(attempt))
+                for leftover in work.iterdir():
+                    shutil.rmtree(leftover)
+        for name, _ in contenders:
+            seconds, rss, layout = min(runs[name], key=lambda run: run[0])
+            results.append((name, seconds, rss, layout))
     print(f"lineitem SF{args.scale}: {rows} rows\n")
     print("| load | seconds | M rows/s | peak RSS MiB | Floe layout (partitions, files, min/max files per partition, avg MiB per partition) |")
     print("|---|---|---|---|---|")
@@ -155,6 +174,9 @@ def main():
     for kind in ["parquet", "csv"]:
         ratio = by_name[f"DuckDB COPY ... PARTITION_BY from {kind}"] / by_name[f"Floe COPY from {kind}"]
         print(f"\nFloe vs DuckDB from {kind}: {ratio:.2f}x DuckDB's speed")
+        if args.baseline:
+            ratio = by_name[f"baseline Floe COPY from {kind}"] / by_name[f"Floe COPY from {kind}"]
+            print(f"Floe vs baseline from {kind}: {ratio:.2f}x the baseline's speed")
     if "pyiceberg append from parquet" in by_name:
         ratio = by_name["pyiceberg append from parquet"] / by_name["Floe COPY from parquet"]
         print(f"Floe vs pyiceberg from parquet: {ratio:.2f}x pyiceberg's speed")
