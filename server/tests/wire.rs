@@ -520,6 +520,45 @@ async fn deallocate_forgets_prepared_statements() {
 }
 
 #[tokio::test]
+async fn deallocate_all_and_discard_all_drop_sql_prepared_statements() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("PREPARE one AS SELECT 1; PREPARE two AS SELECT 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(&client, "EXECUTE two").await,
+        vec![vec![Some("2".to_string())]]
+    );
+    client.batch_execute("DEALLOCATE ALL").await.unwrap();
+    for name in ["one", "two"] {
+        let err = client
+            .simple_query(&format!("EXECUTE {name}"))
+            .await
+            .unwrap_err();
+        assert!(err.code().is_some(), "{err:?}");
+    }
+    // The names are free again, and DISCARD ALL drops them too.
+    client
+        .batch_execute("PREPARE one AS SELECT 1")
+        .await
+        .unwrap();
+    client.batch_execute("DISCARD ALL").await.unwrap();
+    assert!(client.simple_query("EXECUTE one").await.is_err());
+    // DEALLOCATE of one name still drops only that one.
+    client
+        .batch_execute("PREPARE one AS SELECT 1; PREPARE two AS SELECT 2; DEALLOCATE one")
+        .await
+        .unwrap();
+    assert!(client.simple_query("EXECUTE one").await.is_err());
+    assert_eq!(
+        text_rows(&client, "EXECUTE two").await,
+        vec![vec![Some("2".to_string())]]
+    );
+}
+
+#[tokio::test]
 async fn cancel_request_stops_the_running_statement() {
     let server = TestServer::start().await;
     let client = server.connect().await;
