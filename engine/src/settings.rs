@@ -226,6 +226,13 @@ impl Settings {
         (millis > 0).then(|| Duration::from_millis(millis))
     }
 
+    /// Whether NOTICE messages reach the client: `client_min_messages` is `notice` or a
+    /// lower level (`warning` and `error` silence them, as in PostgreSQL).
+    pub fn sends_notices(&self) -> bool {
+        let level = self.get("client_min_messages").unwrap_or_default();
+        !matches!(level.as_str(), "warning" | "error")
+    }
+
     /// The schema unqualified names resolve in: the first entry of search_path that is
     /// not `$user` or `pg_catalog`.
     pub fn default_schema(&self) -> Option<String> {
@@ -375,6 +382,16 @@ mod tests {
         assert!(settings.set("statement_timeout", "soon").is_err());
         settings.reset("STATEMENT_TIMEOUT").unwrap();
         assert_eq!(settings.statement_timeout(), None);
+    }
+
+    #[test]
+    fn client_min_messages_above_notice_silences_notices() {
+        let mut settings = Settings::default();
+        assert!(settings.sends_notices());
+        settings.set("client_min_messages", "WARNING").unwrap();
+        assert!(!settings.sends_notices());
+        settings.set("client_min_messages", "debug1").unwrap();
+        assert!(settings.sends_notices());
     }
 
     #[test]

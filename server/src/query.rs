@@ -163,7 +163,7 @@ impl SimpleQueryHandler for Backend {
                         let _ = forget(client, &connection, what);
                     }
                     close_cursors_after(&connection, &output);
-                    if let Some(notice) = write_notice(&output) {
+                    if let Some(notice) = write_notice(&output, &session.settings()) {
                         client.feed(notice).await?;
                     }
                     responses.push(respond(
@@ -444,7 +444,7 @@ impl ExtendedQueryHandler for Backend {
         }
         close_cursors_after(&connection, &output);
         report_changes(client, &before, &session.settings()).await?;
-        if let Some(notice) = write_notice(&output) {
+        if let Some(notice) = write_notice(&output, &session.settings()) {
             client.feed(notice).await?;
         }
         respond(

@@ -634,3 +634,38 @@ async fn a_malformed_message_ends_only_its_connection() {
         vec![vec![Some("2".to_string())]]
     );
 }
+
+#[tokio::test]
+async fn client_min_messages_above_notice_silences_write_notices() {
+    use futures::StreamExt;
+    use tokio_postgres::AsyncMessage;
+
+    let server = TestServer::start().await;
+    let (client, mut connection) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
+    let (sender, mut notices) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notice(notice) = message {
+                let _ = sender.send(notice.message().to_string());
+            }
+        }
+    });
+    client
+        .batch_execute("CREATE TABLE t (a INT); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    // The notice comes before the command's answer, so it is here by now.
+    let notice = notices.try_recv().expect("a write notice");
+    assert!(notice.starts_with("wrote 1 rows"), "{notice}");
+    client
+        .batch_execute("SET client_min_messages = warning; INSERT INTO t VALUES (2)")
+        .await
+        .unwrap();
+    assert!(notices.try_recv().is_err());
+    client
+        .batch_execute("RESET client_min_messages; INSERT INTO t VALUES (3)")
+        .await
+        .unwrap();
+    assert!(notices.try_recv().is_ok());
+}
