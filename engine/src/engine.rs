@@ -114,7 +114,7 @@ impl Engine {
         information_schema::install(&ctx)?;
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
-        Ok(Self {
+        let engine = Self {
             warehouse,
             ctx,
             live,
@@ -123,7 +123,9 @@ impl Engine {
             memory_limit: None,
             progress: Arc::default(),
             prepared: Mutex::default(),
-        })
+        };
+        engine.apply_settings();
+        Ok(engine)
     }
 
     /// Caps the memory of each session made after this with [`Engine::new_session`]

@@ -669,3 +669,56 @@ async fn client_min_messages_above_notice_silences_write_notices() {
         .unwrap();
     assert!(notices.try_recv().is_ok());
 }
+
+#[tokio::test]
+async fn timestamptz_literals_and_now_are_timestamptz_in_the_session_zone() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let statement = client
+        .prepare("SELECT TIMESTAMPTZ '2024-01-01 10:00:00+02', '2024-01-01 10:00:00'::timestamptz, now()")
+        .await
+        .unwrap();
+    let types: Vec<Type> = statement
+        .columns()
+        .iter()
+        .map(|c| c.type_().clone())
+        .collect();
+    assert_eq!(types, vec![Type::TIMESTAMPTZ; 3]);
+    assert_eq!(
+        text_rows(
+            &client,
+            "SELECT TIMESTAMPTZ '2024-01-01 10:00:00+02', '2024-01-01 10:00:00'::timestamptz"
+        )
+        .await,
+        vec![vec![
+            Some("2024-01-01 08:00:00+00".to_string()),
+            Some("2024-01-01 10:00:00+00".to_string())
+        ]]
+    );
+    // A text timestamp without an offset is read in the session's TimeZone.
+    client
+        .batch_execute("SET TimeZone = 'Europe/Paris'")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(
+            &client,
+            "SELECT '2024-01-01 10:00:00'::timestamptz = TIMESTAMPTZ '2024-01-01 09:00:00+00'"
+        )
+        .await,
+        vec![vec![Some("t".to_string())]]
+    );
+    let err = client
+        .batch_execute("SET TimeZone = 'Nowhere/Special'")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INVALID_PARAMETER_VALUE),
+        "{err:?}"
+    );
+    assert_eq!(
+        text_rows(&client, "SHOW TimeZone").await,
+        vec![vec![Some("Europe/Paris".to_string())]]
+    );
+}
