@@ -2,6 +2,7 @@
 //! test) it came from: parse, then either Floe's own handler or DataFusion's planner, then
 //! a result stream or a command tag.
 
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -69,6 +70,9 @@ pub struct Engine {
     memory_limit: Option<usize>,
     /// What the running statement has written so far.
     progress: Arc<WriteProgress>,
+    /// Names of the statements made with SQL `PREPARE` in this session, which
+    /// `DEALLOCATE ALL` and `DISCARD ALL` drop (DataFusion keeps them but cannot list them).
+    prepared: Mutex<BTreeSet<String>>,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -110,7 +114,7 @@ impl Engine {
         information_schema::install(&ctx)?;
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
-        Ok(Self {
+        let engine = Self {
             warehouse,
             ctx,
             live,
@@ -118,7 +122,10 @@ impl Engine {
             floe_settings: FloeSettings::default(),
             memory_limit: None,
             progress: Arc::default(),
-        })
+            prepared: Mutex::default(),
+        };
+        engine.apply_settings();
+        Ok(engine)
     }
 
     /// Caps the memory of each session made after this with [`Engine::new_session`]
@@ -141,6 +148,7 @@ impl Engine {
             floe_settings: FloeSettings::default(),
             memory_limit: self.memory_limit,
             progress: Arc::default(),
+            prepared: Mutex::default(),
         };
         session.apply_settings();
         session
@@ -423,8 +431,20 @@ impl Engine {
                 })
             }
             Statement::SetFloeOption { name, value } => self.floe_settings.set(&name, &value),
+            Statement::DataFusion(statement) if is_deallocate_all(&statement) => {
+                self.deallocate_all().await?;
+                Ok(Output::command("DEALLOCATE"))
+            }
             Statement::DataFusion(statement) => match SessionStatement::recognise(&statement) {
-                Some(session) => self.execute_session(session),
+                Some(session) => {
+                    let discard_all =
+                        matches!(session, SessionStatement::Discard { tag: "DISCARD ALL" });
+                    let output = self.execute_session(session)?;
+                    if discard_all {
+                        self.deallocate_all().await?;
+                    }
+                    Ok(output)
+                }
                 None => self.execute_datafusion(*statement, None).await,
             },
         }
@@ -759,7 +779,24 @@ impl Engine {
             plan = plan.with_param_values(parameters)?;
         }
         let tag = command_tag(&plan);
+        let prepared_name = match &plan {
+            LogicalPlan::Statement(datafusion::logical_expr::Statement::Prepare(p)) => {
+                Some((p.name.clone(), true))
+            }
+            LogicalPlan::Statement(datafusion::logical_expr::Statement::Deallocate(d)) => {
+                Some((d.name.clone(), false))
+            }
+            _ => None,
+        };
         let frame = self.ctx.execute_logical_plan(plan).await?;
+        if let Some((name, made)) = prepared_name {
+            let mut prepared = self.prepared.lock().expect("prepared lock");
+            if made {
+                prepared.insert(name);
+            } else {
+                prepared.remove(&name);
+            }
+        }
         match tag {
             Some(tag @ ("INSERT" | "COPY")) => {
                 let (rows, written) = self.run_write(frame).await?;
@@ -779,6 +816,20 @@ impl Engine {
 }
 
 impl Engine {
+    /// Drops every statement this session made with SQL `PREPARE`.
+    async fn deallocate_all(&self) -> Result<()> {
+        let names = std::mem::take(&mut *self.prepared.lock().expect("prepared lock"));
+        for name in names {
+            let deallocate = datafusion::logical_expr::Statement::Deallocate(
+                datafusion::logical_expr::Deallocate { name },
+            );
+            self.ctx
+                .execute_logical_plan(LogicalPlan::Statement(deallocate))
+                .await?;
+        }
+        Ok(())
+    }
+
     fn execute_session(&self, statement: SessionStatement) -> Result<Output> {
         let output = {
             let mut settings = self.settings.lock().expect("settings lock");
@@ -793,6 +844,13 @@ impl Engine {
         let settings = self.settings();
         setting_functions::apply(&settings, &mut self.ctx.state_ref().write());
     }
+}
+
+/// `DEALLOCATE [PREPARE] ALL` (DataFusion would look for a statement named "all").
+fn is_deallocate_all(statement: &DFStatement) -> bool {
+    matches!(statement, DFStatement::Statement(sql)
+        if matches!(sql.as_ref(), SqlStatement::Deallocate { name, .. }
+            if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all")))
 }
 
 /// PostgreSQL's command tag for plans that change something; `None` for queries.

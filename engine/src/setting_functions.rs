@@ -8,6 +8,7 @@ use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray, Strin
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DataFusionError;
+use datafusion::execution::FunctionRegistry;
 use datafusion::execution::context::{SessionContext, SessionState};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -40,11 +41,24 @@ pub fn apply(settings: &Settings, state: &mut SessionState) {
     if let Some(schema) = settings.default_schema() {
         options.catalog.default_schema = schema;
     }
-    // DataFusion's own default (no zone) already means UTC.
-    options.execution.time_zone = settings
-        .get("TimeZone")
-        .ok()
-        .filter(|zone| !zone.eq_ignore_ascii_case("UTC"));
+    // Always a zone: without one DataFusion types `now()` and `'...'::timestamptz` as
+    // timestamps without time zone. UTC as the offset Iceberg's timestamptz columns carry.
+    let zone = settings.get("TimeZone").unwrap_or_default();
+    options.execution.time_zone = Some(match zone.as_str() {
+        "" | "UTC" => "+00:00".to_string(),
+        other => other.to_string(),
+    });
+    // Functions that read the config when made (now()) are remade, as DataFusion's SET
+    // does.
+    let config = state.config().options().clone();
+    let remade: Vec<_> = state
+        .scalar_functions()
+        .values()
+        .filter_map(|udf| udf.inner().with_updated_config(&config))
+        .collect();
+    for udf in remade {
+        let _ = state.register_udf(Arc::new(udf));
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use datafusion::arrow::array::timezone::Tz;
+
 use crate::error::{FloeError, Result, sqlstate};
 
 /// The PostgreSQL release whose behaviour and catalogs Floe presents to clients.
@@ -132,7 +134,7 @@ const SETTINGS: &[Setting] = &[
         name: "TimeZone",
         default: "UTC",
         description: "Sets the time zone for displaying and interpreting time stamps.",
-        check: Some(any_text),
+        check: Some(time_zone),
     },
     Setting {
         name: "transaction_isolation",
@@ -226,6 +228,13 @@ impl Settings {
         (millis > 0).then(|| Duration::from_millis(millis))
     }
 
+    /// Whether NOTICE messages reach the client: `client_min_messages` is `notice` or a
+    /// lower level (`warning` and `error` silence them, as in PostgreSQL).
+    pub fn sends_notices(&self) -> bool {
+        let level = self.get("client_min_messages").unwrap_or_default();
+        !matches!(level.as_str(), "warning" | "error")
+    }
+
     /// The schema unqualified names resolve in: the first entry of search_path that is
     /// not `$user` or `pg_catalog`.
     pub fn default_schema(&self) -> Option<String> {
@@ -243,6 +252,18 @@ fn invalid(message: impl Into<String>) -> FloeError {
 
 fn any_text(value: &str) -> Result<String> {
     Ok(value.to_string())
+}
+
+/// A zone name from the IANA database (`Europe/Paris`) or a fixed offset (`+02:00`).
+fn time_zone(value: &str) -> Result<String> {
+    if value.eq_ignore_ascii_case("utc") {
+        return Ok("UTC".to_string());
+    }
+    value.parse::<Tz>().map(|_| value.to_string()).map_err(|_| {
+        invalid(
+            "expected a time zone name such as UTC or Europe/Paris, or an offset such as +02:00",
+        )
+    })
 }
 
 fn utf8_only(value: &str) -> Result<String> {
@@ -373,8 +394,30 @@ mod tests {
             Some(Duration::from_millis(150))
         );
         assert!(settings.set("statement_timeout", "soon").is_err());
+        assert_eq!(settings.set("TimeZone", "utc").unwrap(), "TimeZone");
+        assert_eq!(settings.get("timezone").unwrap(), "UTC");
+        settings.set("TimeZone", "Europe/Paris").unwrap();
+        settings.set("TimeZone", "+05:30").unwrap();
+        assert_eq!(
+            settings
+                .set("TimeZone", "Nowhere/Bad")
+                .unwrap_err()
+                .sqlstate,
+            sqlstate::INVALID_PARAMETER_VALUE
+        );
+        assert_eq!(settings.get("TimeZone").unwrap(), "+05:30");
         settings.reset("STATEMENT_TIMEOUT").unwrap();
         assert_eq!(settings.statement_timeout(), None);
+    }
+
+    #[test]
+    fn client_min_messages_above_notice_silences_notices() {
+        let mut settings = Settings::default();
+        assert!(settings.sends_notices());
+        settings.set("client_min_messages", "WARNING").unwrap();
+        assert!(!settings.sends_notices());
+        settings.set("client_min_messages", "debug1").unwrap();
+        assert!(settings.sends_notices());
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl CopyHandler for Backend {
                 .await
         }
         .map_err(|err| PgWireError::UserError(Box::new(error_info(err))))?;
-        if let Some(notice) = write_notice(&output) {
+        if let Some(notice) = write_notice(&output, &connection.session.settings()) {
             client.feed(notice).await?;
         }
         let rows = match output {

@@ -70,8 +70,9 @@ fn is_deallocate(statement: &Statement) -> bool {
             if matches!(sql.as_ref(), datafusion::SqlStatement::Deallocate { .. })))
 }
 
-/// Drops what `what` names from the protocol layer. DEALLOCATE of a name the protocol
-/// does not know is left to the engine (a statement made with SQL PREPARE).
+/// Drops what `what` names from the protocol layer; returns whether that is all there is
+/// to do. DEALLOCATE of a name the protocol does not know, and DEALLOCATE ALL, are also
+/// left to the engine, which keeps the statements made with SQL PREPARE.
 fn forget<C>(client: &C, connection: &Connection, what: &Forget) -> bool
 where
     C: ClientPortalStore,
@@ -89,7 +90,7 @@ where
                 store.rm_statement(&name);
             }
             store.clear_portals();
-            true
+            false
         }
     }
 }
@@ -162,7 +163,7 @@ impl SimpleQueryHandler for Backend {
                         let _ = forget(client, &connection, what);
                     }
                     close_cursors_after(&connection, &output);
-                    if let Some(notice) = write_notice(&output) {
+                    if let Some(notice) = write_notice(&output, &session.settings()) {
                         client.feed(notice).await?;
                     }
                     responses.push(respond(
@@ -443,7 +444,7 @@ impl ExtendedQueryHandler for Backend {
         }
         close_cursors_after(&connection, &output);
         report_changes(client, &before, &session.settings()).await?;
-        if let Some(notice) = write_notice(&output) {
+        if let Some(notice) = write_notice(&output, &session.settings()) {
             client.feed(notice).await?;
         }
         respond(

@@ -66,8 +66,12 @@ fn character_index(sql: &str, line: usize, column: usize) -> Option<usize> {
 }
 
 /// A NOTICE saying what a write added to the table (rows, files, bytes, compression),
-/// sent before its command tag, which keeps PostgreSQL's `INSERT 0 n` form for drivers.
-pub fn write_notice(output: &Output) -> Option<PgWireBackendMessage> {
+/// sent before its command tag, which keeps PostgreSQL's `INSERT 0 n` form for drivers;
+/// none when the session's `client_min_messages` is above `notice`.
+pub fn write_notice(output: &Output, settings: &Settings) -> Option<PgWireBackendMessage> {
+    if !settings.sends_notices() {
+        return None;
+    }
     let Output::Command {
         written: Some(written),
         ..

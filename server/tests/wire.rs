@@ -520,6 +520,45 @@ async fn deallocate_forgets_prepared_statements() {
 }
 
 #[tokio::test]
+async fn deallocate_all_and_discard_all_drop_sql_prepared_statements() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("PREPARE one AS SELECT 1; PREPARE two AS SELECT 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(&client, "EXECUTE two").await,
+        vec![vec![Some("2".to_string())]]
+    );
+    client.batch_execute("DEALLOCATE ALL").await.unwrap();
+    for name in ["one", "two"] {
+        let err = client
+            .simple_query(&format!("EXECUTE {name}"))
+            .await
+            .unwrap_err();
+        assert!(err.code().is_some(), "{err:?}");
+    }
+    // The names are free again, and DISCARD ALL drops them too.
+    client
+        .batch_execute("PREPARE one AS SELECT 1")
+        .await
+        .unwrap();
+    client.batch_execute("DISCARD ALL").await.unwrap();
+    assert!(client.simple_query("EXECUTE one").await.is_err());
+    // DEALLOCATE of one name still drops only that one.
+    client
+        .batch_execute("PREPARE one AS SELECT 1; PREPARE two AS SELECT 2; DEALLOCATE one")
+        .await
+        .unwrap();
+    assert!(client.simple_query("EXECUTE one").await.is_err());
+    assert_eq!(
+        text_rows(&client, "EXECUTE two").await,
+        vec![vec![Some("2".to_string())]]
+    );
+}
+
+#[tokio::test]
 async fn cancel_request_stops_the_running_statement() {
     let server = TestServer::start().await;
     let client = server.connect().await;
@@ -593,5 +632,93 @@ async fn a_malformed_message_ends_only_its_connection() {
     assert_eq!(
         text_rows(&fresh, "SELECT 2").await,
         vec![vec![Some("2".to_string())]]
+    );
+}
+
+#[tokio::test]
+async fn client_min_messages_above_notice_silences_write_notices() {
+    use futures::StreamExt;
+    use tokio_postgres::AsyncMessage;
+
+    let server = TestServer::start().await;
+    let (client, mut connection) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
+    let (sender, mut notices) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notice(notice) = message {
+                let _ = sender.send(notice.message().to_string());
+            }
+        }
+    });
+    client
+        .batch_execute("CREATE TABLE t (a INT); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    // The notice comes before the command's answer, so it is here by now.
+    let notice = notices.try_recv().expect("a write notice");
+    assert!(notice.starts_with("wrote 1 rows"), "{notice}");
+    client
+        .batch_execute("SET client_min_messages = warning; INSERT INTO t VALUES (2)")
+        .await
+        .unwrap();
+    assert!(notices.try_recv().is_err());
+    client
+        .batch_execute("RESET client_min_messages; INSERT INTO t VALUES (3)")
+        .await
+        .unwrap();
+    assert!(notices.try_recv().is_ok());
+}
+
+#[tokio::test]
+async fn timestamptz_literals_and_now_are_timestamptz_in_the_session_zone() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    let statement = client
+        .prepare("SELECT TIMESTAMPTZ '2024-01-01 10:00:00+02', '2024-01-01 10:00:00'::timestamptz, now()")
+        .await
+        .unwrap();
+    let types: Vec<Type> = statement
+        .columns()
+        .iter()
+        .map(|c| c.type_().clone())
+        .collect();
+    assert_eq!(types, vec![Type::TIMESTAMPTZ; 3]);
+    assert_eq!(
+        text_rows(
+            &client,
+            "SELECT TIMESTAMPTZ '2024-01-01 10:00:00+02', '2024-01-01 10:00:00'::timestamptz"
+        )
+        .await,
+        vec![vec![
+            Some("2024-01-01 08:00:00+00".to_string()),
+            Some("2024-01-01 10:00:00+00".to_string())
+        ]]
+    );
+    // A text timestamp without an offset is read in the session's TimeZone.
+    client
+        .batch_execute("SET TimeZone = 'Europe/Paris'")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(
+            &client,
+            "SELECT '2024-01-01 10:00:00'::timestamptz = TIMESTAMPTZ '2024-01-01 09:00:00+00'"
+        )
+        .await,
+        vec![vec![Some("t".to_string())]]
+    );
+    let err = client
+        .batch_execute("SET TimeZone = 'Nowhere/Special'")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INVALID_PARAMETER_VALUE),
+        "{err:?}"
+    );
+    assert_eq!(
+        text_rows(&client, "SHOW TimeZone").await,
+        vec![vec![Some("Europe/Paris".to_string())]]
     );
 }
