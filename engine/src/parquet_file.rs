@@ -3,28 +3,22 @@
 //! `DataFile` with the statistics scans plan with: value, null and NaN counts, column sizes
 //! and lower/upper bounds.
 //!
-//! Bounds are computed from the Arrow values themselves, so they are always exact before
+//! Bounds come from the statistics the Parquet writer keeps for every row group anyway.
+//! They are written untruncated (see `write_properties`), so they are exact before
 //! Iceberg's truncation rule is applied: strings and binaries keep a 16-character (byte)
 //! prefix as lower bound and the prefix with its last character incremented as upper bound.
+//! Like Iceberg's bounds, Parquet's leave NaN out; NaNs and NULLs are counted here.
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array, FixedSizeBinaryArray,
-    LargeBinaryArray, LargeStringArray, RecordBatch, StringArray,
-};
-use datafusion::arrow::compute::{
-    max, max_binary, max_boolean, max_string, max_string_view, min, min_binary, min_boolean,
-    min_string, min_string_view,
-};
-use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Float32Type, Float64Type, Int32Type, Int64Type,
-    Time64MicrosecondType, TimeUnit, TimestampMicrosecondType, TimestampNanosecondType,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch};
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Float32Type, Float64Type};
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::arrow::async_writer::AsyncFileWriter;
 use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::metadata::ColumnChunkMetaData;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::statistics::{Statistics, ValueStatistics};
 use futures::future::BoxFuture;
 use iceberg::io::FileWrite;
 use iceberg::spec::{
@@ -102,7 +96,7 @@ impl ParquetDataFile {
             return Ok(());
         }
         for (statistics, column) in self.columns.iter_mut().zip(batch.columns()) {
-            statistics.update(column)?;
+            statistics.update(column);
             self.raw_bytes += column.to_data().get_slice_memory_size()? as u64;
         }
         self.rows += batch.num_rows() as u64;
@@ -145,17 +139,23 @@ impl ParquetDataFile {
         let mut nan_counts = HashMap::new();
         let mut lower_bounds = HashMap::new();
         let mut upper_bounds = HashMap::new();
-        for column in self.columns {
+        for (index, column) in self.columns.iter().enumerate() {
             value_counts.insert(column.field_id, self.rows);
             null_counts.insert(column.field_id, column.nulls);
             if matches!(column.ty, PrimitiveType::Float | PrimitiveType::Double) {
                 nan_counts.insert(column.field_id, column.nans);
             }
-            if let Some(lower) = column.lower.and_then(truncate_lower) {
-                lower_bounds.insert(column.field_id, lower);
-            }
-            if let Some(upper) = column.upper.and_then(truncate_upper) {
-                upper_bounds.insert(column.field_id, upper);
+            let chunks = metadata
+                .row_groups()
+                .iter()
+                .map(|group| group.column(index));
+            if let Some((lower, upper)) = column.bounds(chunks)? {
+                if let Some(lower) = truncate_lower(lower) {
+                    lower_bounds.insert(column.field_id, lower);
+                }
+                if let Some(upper) = truncate_upper(upper) {
+                    upper_bounds.insert(column.field_id, upper);
+                }
             }
         }
         let mut builder = DataFileBuilder::default();
@@ -195,14 +195,12 @@ impl ParquetDataFile {
     }
 }
 
-/// Per-column counts and bounds, accumulated batch by batch.
+/// Per-column NULL and NaN counts, accumulated batch by batch.
 struct ColumnStatistics {
     field_id: i32,
     ty: PrimitiveType,
     nulls: u64,
     nans: u64,
-    lower: Option<Datum>,
-    upper: Option<Datum>,
 }
 
 impl ColumnStatistics {
@@ -212,165 +210,98 @@ impl ColumnStatistics {
             ty,
             nulls: 0,
             nans: 0,
-            lower: None,
-            upper: None,
         }
     }
 
-    fn update(&mut self, column: &ArrayRef) -> Result<()> {
+    fn update(&mut self, column: &ArrayRef) {
         self.nulls += column.null_count() as u64;
-        if column.null_count() == column.len() {
-            return Ok(());
-        }
-        let Some((low, high)) = self.batch_bounds(column)? else {
-            return Ok(());
+        let nans = match column.data_type() {
+            DataType::Float32 => count_nans(column.as_primitive::<Float32Type>()),
+            DataType::Float64 => count_nans(column.as_primitive::<Float64Type>()),
+            _ => 0,
         };
-        let low = Datum::try_from_bytes(&low, self.ty.clone())?;
-        let high = Datum::try_from_bytes(&high, self.ty.clone())?;
-        if self.lower.as_ref().is_none_or(|current| low < *current) {
-            self.lower = Some(low);
-        }
-        if self.upper.as_ref().is_none_or(|current| high > *current) {
-            self.upper = Some(high);
-        }
-        Ok(())
+        self.nans += nans as u64;
     }
 
-    /// The batch's smallest and largest value in Iceberg's single-value binary form
-    /// (little-endian numbers, big-endian decimals, raw bytes), NaN left out.
-    fn batch_bounds(&mut self, column: &ArrayRef) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        fn le<T>(column: &ArrayRef) -> Option<(Vec<u8>, Vec<u8>)>
-        where
-            T: ArrowPrimitiveType + datafusion::arrow::datatypes::ArrowNumericType,
-            T::Native: LittleEndian,
-        {
-            let array = column.as_primitive::<T>();
-            Some((min(array)?.le(), max(array)?.le()))
+    /// The column's bounds over the file: the union of its row groups' Parquet statistics.
+    /// `None` when a row group has no exact statistics.
+    fn bounds<'a>(
+        &self,
+        chunks: impl Iterator<Item = &'a ColumnChunkMetaData>,
+    ) -> Result<Option<(Datum, Datum)>> {
+        let mut bounds: Option<(Datum, Datum)> = None;
+        for chunk in chunks {
+            let Some(statistics) = chunk.statistics() else {
+                return Ok(None);
+            };
+            // No minimum: every value of the row group is NULL or NaN.
+            let Some((low, high)) = iceberg_bytes(statistics, &self.ty) else {
+                continue;
+            };
+            if !statistics.min_is_exact() || !statistics.max_is_exact() {
+                return Ok(None);
+            }
+            let low = Datum::try_from_bytes(&low, self.ty.clone())?;
+            let high = Datum::try_from_bytes(&high, self.ty.clone())?;
+            bounds = Some(match bounds {
+                None => (low, high),
+                Some((lower, upper)) => (
+                    if low < lower { low } else { lower },
+                    if high > upper { high } else { upper },
+                ),
+            });
         }
-        let bounds = match column.data_type() {
-            DataType::Boolean => {
-                let array: &BooleanArray = column.as_boolean();
-                let byte = |b: bool| vec![b as u8];
-                min_boolean(array)
-                    .zip(max_boolean(array))
-                    .map(|(l, h)| (byte(l), byte(h)))
-            }
-            DataType::Int32 => le::<Int32Type>(column),
-            DataType::Date32 => le::<Date32Type>(column),
-            DataType::Int64 => le::<Int64Type>(column),
-            DataType::Time64(TimeUnit::Microsecond) => le::<Time64MicrosecondType>(column),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => le::<TimestampMicrosecondType>(column),
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => le::<TimestampNanosecondType>(column),
-            DataType::Float32 => {
-                let (bounds, nans) = float_bounds(column.as_primitive::<Float32Type>().iter());
-                self.nans += nans;
-                bounds.map(|(l, h)| (l.to_le_bytes().to_vec(), h.to_le_bytes().to_vec()))
-            }
-            DataType::Float64 => {
-                let (bounds, nans) = float_bounds(column.as_primitive::<Float64Type>().iter());
-                self.nans += nans;
-                bounds.map(|(l, h)| (l.to_le_bytes().to_vec(), h.to_le_bytes().to_vec()))
-            }
-            DataType::Decimal128(_, _) => {
-                let array: &Decimal128Array = column.as_primitive();
-                min(array)
-                    .zip(max(array))
-                    .map(|(l, h)| (l.to_be_bytes().to_vec(), h.to_be_bytes().to_vec()))
-            }
-            DataType::Utf8 => {
-                let array: &StringArray = column.as_string();
-                bytes_pair(min_string(array), max_string(array))
-            }
-            DataType::LargeUtf8 => {
-                let array: &LargeStringArray = column.as_string();
-                bytes_pair(min_string(array), max_string(array))
-            }
-            DataType::Utf8View => {
-                let array = column.as_string_view();
-                bytes_pair(min_string_view(array), max_string_view(array))
-            }
-            DataType::Binary => {
-                let array: &BinaryArray = column.as_binary();
-                bytes_pair(min_binary(array), max_binary(array))
-            }
-            DataType::LargeBinary => {
-                let array: &LargeBinaryArray = column.as_binary();
-                bytes_pair(min_binary(array), max_binary(array))
-            }
-            DataType::FixedSizeBinary(_) => {
-                let array: &FixedSizeBinaryArray = column.as_fixed_size_binary();
-                let values = || array.iter().flatten();
-                bytes_pair(values().min(), values().max())
-            }
-            other => {
-                return Err(FloeError::unsupported(format!(
-                    "writing Arrow type {other} into an Iceberg data file"
-                )));
-            }
-        };
         Ok(bounds)
     }
 }
 
-trait LittleEndian {
-    fn le(self) -> Vec<u8>;
+fn count_nans<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>) -> usize
+where
+    T::Native: PartialEq,
+{
+    // NaN is the one value not equal to itself.
+    array
+        .iter()
+        .flatten()
+        .filter(|value| value != value)
+        .count()
 }
 
-impl LittleEndian for i32 {
-    fn le(self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
+/// A row group's minimum and maximum in Iceberg's single-value binary form (little-endian
+/// numbers, big-endian decimals, raw bytes), from the physical type Parquet stores them in.
+fn iceberg_bytes(statistics: &Statistics, ty: &PrimitiveType) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn pair<T>(
+        statistics: &ValueStatistics<T>,
+        bytes: impl Fn(&T) -> Vec<u8>,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        Some((bytes(statistics.min_opt()?), bytes(statistics.max_opt()?)))
+    }
+    let decimal = matches!(ty, PrimitiveType::Decimal { .. });
+    match statistics {
+        Statistics::Boolean(s) => pair(s, |v| vec![*v as u8]),
+        Statistics::Int32(s) if decimal => pair(s, |v| i128::from(*v).to_be_bytes().to_vec()),
+        Statistics::Int32(s) => pair(s, |v| v.to_le_bytes().to_vec()),
+        Statistics::Int64(s) if decimal => pair(s, |v| i128::from(*v).to_be_bytes().to_vec()),
+        Statistics::Int64(s) => pair(s, |v| v.to_le_bytes().to_vec()),
+        Statistics::Float(s) => pair(s, |v| v.to_le_bytes().to_vec()),
+        Statistics::Double(s) => pair(s, |v| v.to_le_bytes().to_vec()),
+        Statistics::FixedLenByteArray(s) if decimal => pair(s, |v| sign_extend(v.data())),
+        Statistics::ByteArray(s) => pair(s, |v| v.data().to_vec()),
+        Statistics::FixedLenByteArray(s) => pair(s, |v| v.data().to_vec()),
+        Statistics::Int96(_) => None,
     }
 }
 
-impl LittleEndian for i64 {
-    fn le(self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
-    }
-}
-
-fn bytes_pair<T: AsRef<[u8]> + ?Sized>(
-    low: Option<&T>,
-    high: Option<&T>,
-) -> Option<(Vec<u8>, Vec<u8>)> {
-    Some((low?.as_ref().to_vec(), high?.as_ref().to_vec()))
-}
-
-/// The smallest and largest non-NaN value, and how many NaNs there were.
-fn float_bounds<F: num_like::Float>(
-    values: impl Iterator<Item = Option<F>>,
-) -> (Option<(F, F)>, u64) {
-    let mut nans = 0;
-    let mut bounds: Option<(F, F)> = None;
-    for value in values.flatten() {
-        if value.is_nan() {
-            nans += 1;
-            continue;
-        }
-        bounds = Some(match bounds {
-            None => (value, value),
-            Some((low, high)) => (
-                if value < low { value } else { low },
-                if value > high { value } else { high },
-            ),
-        });
-    }
-    (bounds, nans)
-}
-
-mod num_like {
-    pub trait Float: Copy + PartialOrd {
-        fn is_nan(self) -> bool;
-    }
-    impl Float for f32 {
-        fn is_nan(self) -> bool {
-            f32::is_nan(self)
-        }
-    }
-    impl Float for f64 {
-        fn is_nan(self) -> bool {
-            f64::is_nan(self)
-        }
-    }
+/// A big-endian two's-complement number widened to the 16 bytes of an `i128`.
+fn sign_extend(bytes: &[u8]) -> Vec<u8> {
+    let fill = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        0xFF
+    } else {
+        0
+    };
+    let mut wide = vec![fill; 16usize.saturating_sub(bytes.len())];
+    wide.extend_from_slice(bytes);
+    wide
 }
 
 /// A lower bound no longer than Iceberg's truncation length: a prefix is never greater.
@@ -492,10 +423,27 @@ mod tests {
     }
 
     #[test]
-    fn float_bounds_leave_nan_out_and_count_it() {
-        let values = [Some(2.0f64), Some(f64::NAN), None, Some(-1.5)];
-        let (bounds, nans) = float_bounds(values.into_iter());
-        assert_eq!(bounds, Some((-1.5, 2.0)));
-        assert_eq!(nans, 1);
+    fn nans_are_counted_and_nulls_are_not() {
+        let values = PrimitiveArray::<Float64Type>::from(vec![
+            Some(2.0),
+            Some(f64::NAN),
+            None,
+            Some(f64::NAN),
+        ]);
+        assert_eq!(count_nans(&values), 2);
+    }
+
+    #[test]
+    fn wide_decimals_keep_their_sign() {
+        assert_eq!(sign_extend(&[0x80, 0x01]), {
+            let mut wide = vec![0xFF; 14];
+            wide.extend([0x80, 0x01]);
+            wide
+        });
+        assert_eq!(sign_extend(&[0x7F]), {
+            let mut wide = vec![0; 15];
+            wide.push(0x7F);
+            wide
+        });
     }
 }
