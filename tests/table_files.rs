@@ -63,3 +63,47 @@ async fn partitioned_insert_writes_one_file_per_partition_and_drop_removes_them(
     assert_eq!(files_under(&table_dir), Vec::<String>::new());
     assert!(!table_dir.exists(), "the table directory itself is removed");
 }
+
+/// Whether each Parquet file under `dir` dictionary-encodes `column`.
+fn dictionary_encoded(dir: &std::path::Path, column: &str) -> Vec<bool> {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    files_under(dir)
+        .iter()
+        .filter(|path| path.ends_with(".parquet"))
+        .map(|path| {
+            let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+            let metadata = reader.metadata();
+            let index = metadata
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .position(|c| c.name() == column)
+                .unwrap();
+            metadata
+                .row_group(0)
+                .column(index)
+                .dictionary_page_offset()
+                .is_some()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_file_chooses_its_dictionaries_from_its_own_rows() {
+    let warehouse = tempfile::tempdir().unwrap();
+    let engine = Engine::open(warehouse.path()).await.unwrap();
+    // In a batch every `k` repeats 4 times, but the 4 rows go to 4 partitions: within a
+    // file `k` is all distinct. `tag` repeats within every file.
+    engine
+        .execute_sql(
+            "CREATE TABLE spread (k BIGINT, tag BIGINT, part INT) PARTITIONED BY (part);
+             INSERT INTO spread SELECT value / 4, value % 3, CAST(value % 4 AS INT)
+             FROM generate_series(0, 39999);",
+        )
+        .await
+        .unwrap();
+    let data = warehouse.path().join("public").join("spread").join("data");
+    assert_eq!(dictionary_encoded(&data, "k"), vec![false; 4]);
+    assert_eq!(dictionary_encoded(&data, "tag"), vec![true; 4]);
+}

@@ -3,8 +3,9 @@
 //! Dictionary encoding pays when values repeat. For a column whose values are nearly all
 //! distinct (comments, prices, keys) the dictionary grows as large as the data and the
 //! writer spends its time hashing every value, until Parquet gives up on the dictionary
-//! after a megabyte of it. A writer therefore looks at its first batch once: columns whose
-//! values are nearly all distinct there are written with plain encoding from the start.
+//! after a megabyte of it. A writer therefore looks at the first rows of each file it
+//! writes: columns whose values are nearly all distinct there are written with plain
+//! encoding from the start.
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::hash_utils::create_hashes;
@@ -13,7 +14,7 @@ use datafusion::parquet::schema::types::ColumnPath;
 use std::collections::HashSet;
 
 /// A first batch smaller than this says too little about repetition to act on.
-const MIN_SAMPLE_ROWS: usize = 1024;
+pub const MIN_SAMPLE_ROWS: usize = 1024;
 /// The share of distinct values above which a column counts as nearly all distinct.
 const DISTINCT_SHARE: f64 = 0.9;
 

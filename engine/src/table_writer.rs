@@ -28,7 +28,7 @@ use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, DefaultLocationGenerator, FileNameGenerator, LocationGenerator,
 };
 
-use crate::dictionary_choice::without_useless_dictionaries;
+use crate::dictionary_choice::{MIN_SAMPLE_ROWS, without_useless_dictionaries};
 use crate::error::{FloeError, Result, sqlstate};
 use crate::parquet_file::{ParquetDataFile, Placement};
 use crate::progress;
@@ -69,9 +69,11 @@ pub struct TableWriter {
     arrow_schema: SchemaRef,
     spec_id: i32,
     sort_order_id: Option<i32>,
+    /// The Parquet properties the table's properties ask for.
     properties: WriterProperties,
-    /// Whether `properties` were tuned to a first batch already.
-    sampled: bool,
+    /// `properties` tuned to the statement's first batch, for files whose own first rows
+    /// are too few to judge by.
+    sampled_properties: Option<WriterProperties>,
     target_file_size: usize,
     row_group_bytes: usize,
     buffer_budget: usize,
@@ -86,9 +88,12 @@ pub struct TableWriter {
     reservation: MemoryReservation,
 }
 
-/// An open file, the rows staged for it and the memory both held after its last write.
+/// A partition's file, the rows staged for it and the memory both held after its last
+/// write. The file itself is created with the first rows written to it, which choose its
+/// encodings.
 struct OpenFile {
-    file: ParquetDataFile,
+    partition: Option<PartitionKey>,
+    file: Option<ParquetDataFile>,
     staged: Vec<RecordBatch>,
     staged_rows: usize,
     staged_bytes: usize,
@@ -96,9 +101,10 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    fn new(file: ParquetDataFile) -> Self {
+    fn new(partition: Option<&PartitionKey>) -> Self {
         Self {
-            file,
+            partition: partition.cloned(),
+            file: None,
             staged: Vec::new(),
             staged_rows: 0,
             staged_bytes: 0,
@@ -116,31 +122,47 @@ impl OpenFile {
         Ok(())
     }
 
-    /// Writes the staged rows to the file.
-    async fn write_staged(&mut self) -> Result<()> {
+    /// The staged rows as one batch, no longer staged.
+    fn take_staged(&mut self) -> Result<Option<RecordBatch>> {
         let rows = match self.staged.len() {
-            0 => return Ok(()),
+            0 => return Ok(None),
             1 => self.staged.pop().expect("one staged piece"),
             _ => concat_batches(&self.staged[0].schema(), &self.staged)?,
         };
         self.staged.clear();
         self.staged_rows = 0;
         self.staged_bytes = 0;
-        let size_before = self.file.size_so_far();
-        self.file.write(&rows).await?;
-        // Running totals for a face's progress display while the statement runs.
-        let size_after = self.file.size_so_far();
-        progress::add_written(rows.num_rows(), size_after.saturating_sub(size_before));
-        Ok(())
+        Ok(Some(rows))
+    }
+
+    fn size_so_far(&self) -> usize {
+        self.file.as_ref().map_or(0, ParquetDataFile::size_so_far)
+    }
+
+    fn row_group_bytes(&self) -> usize {
+        self.file
+            .as_ref()
+            .map_or(0, ParquetDataFile::row_group_bytes)
     }
 
     /// The encoded size of the row group in progress and the staged rows.
     fn pending_bytes(&self) -> usize {
-        self.file.row_group_bytes() + self.staged_bytes
+        self.row_group_bytes() + self.staged_bytes
+    }
+
+    async fn flush_row_group(&mut self) -> Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush_row_group().await,
+            None => Ok(()),
+        }
     }
 
     fn update_buffered(&mut self) {
-        self.buffered = self.file.buffered_bytes() + self.staged_bytes;
+        let file_bytes = self
+            .file
+            .as_ref()
+            .map_or(0, ParquetDataFile::buffered_bytes);
+        self.buffered = file_bytes + self.staged_bytes;
     }
 }
 
@@ -162,7 +184,7 @@ impl TableWriter {
             spec_id: metadata.default_partition_spec_id(),
             sort_order_id,
             properties: writer_properties(table_properties)?,
-            sampled: false,
+            sampled_properties: None,
             target_file_size: number(
                 table_properties,
                 TableProperties::PROPERTY_WRITE_TARGET_FILE_SIZE_BYTES,
@@ -186,14 +208,11 @@ impl TableWriter {
         })
     }
 
-    /// Chooses encodings from a first batch of rows before any file is opened: columns
-    /// whose values are nearly all distinct there skip dictionary encoding.
+    /// Chooses encodings from the statement's first batch, for files whose own first rows
+    /// are too few to choose by (see [`TableWriter::open_file`]).
     pub fn sample(&mut self, batch: &RecordBatch) {
-        if !self.sampled {
-            self.sampled = true;
-            self.properties =
-                without_useless_dictionaries(std::mem::take(&mut self.properties), batch);
-        }
+        self.sampled_properties =
+            Some(without_useless_dictionaries(self.properties.clone(), batch));
     }
 
     /// Makes this writer one of `writers` that share the write buffer budget.
@@ -209,20 +228,20 @@ impl TableWriter {
         batch: &RecordBatch,
     ) -> Result<()> {
         let key = partition.map_or_else(Struct::empty, |p| p.data().clone());
-        let mut open = match self.open.remove(&key) {
-            Some(open) => open,
-            None => OpenFile::new(self.open_file(partition, key.clone()).await?),
-        };
+        let mut open = self
+            .open
+            .remove(&key)
+            .unwrap_or_else(|| OpenFile::new(partition));
         self.written.rows += batch.num_rows() as u64;
         self.buffered -= open.buffered;
         open.stage(batch)?;
         if open.staged_rows >= STAGED_ROWS {
-            open.write_staged().await?;
-            if open.file.size_so_far() >= self.target_file_size {
+            self.write_staged(&mut open).await?;
+            if open.size_so_far() >= self.target_file_size {
                 return self.close_file(open).await;
             }
-            if open.file.row_group_bytes() >= self.row_group_bytes {
-                open.file.flush_row_group().await?;
+            if open.row_group_bytes() >= self.row_group_bytes {
+                open.flush_row_group().await?;
             }
         }
         open.update_buffered();
@@ -250,11 +269,39 @@ impl TableWriter {
         }
     }
 
+    /// Writes the rows staged for `open` to its file, creating the file first if need be.
+    async fn write_staged(&mut self, open: &mut OpenFile) -> Result<()> {
+        let Some(rows) = open.take_staged()? else {
+            return Ok(());
+        };
+        let file = match &mut open.file {
+            Some(file) => file,
+            None => open
+                .file
+                .insert(self.open_file(open.partition.as_ref(), &rows).await?),
+        };
+        let size_before = file.size_so_far();
+        file.write(&rows).await?;
+        // Running totals for a face's progress display while the statement runs.
+        let size_after = file.size_so_far();
+        progress::add_written(rows.num_rows(), size_after.saturating_sub(size_before));
+        Ok(())
+    }
+
+    /// Creates the file for `partition` that `first_rows` go into first. Its columns whose
+    /// values are nearly all distinct there skip dictionary encoding: deciding per file
+    /// matters when a batch's rows spread over many partitions, as an order key whose
+    /// values repeat within a batch rarely repeats within one month's file.
     async fn open_file(
         &mut self,
         partition: Option<&PartitionKey>,
-        key: Struct,
+        first_rows: &RecordBatch,
     ) -> Result<ParquetDataFile> {
+        let properties = match &self.sampled_properties {
+            Some(sampled) if first_rows.num_rows() < MIN_SAMPLE_ROWS => sampled.clone(),
+            _ => without_useless_dictionaries(self.properties.clone(), first_rows),
+        };
+        let key = partition.map_or_else(Struct::empty, |p| p.data().clone());
         let name = self.names.generate_file_name();
         let path = self.locations.generate_location(partition, &name);
         self.started.push(path.clone());
@@ -264,7 +311,7 @@ impl TableWriter {
             output,
             &self.schema,
             self.arrow_schema.clone(),
-            self.properties.clone(),
+            properties,
             Placement {
                 partition: key,
                 spec_id: self.spec_id,
@@ -275,8 +322,11 @@ impl TableWriter {
     }
 
     async fn close_file(&mut self, mut open: OpenFile) -> Result<()> {
-        open.write_staged().await?;
-        let (data_file, sizes) = open.file.close().await?;
+        self.write_staged(&mut open).await?;
+        let Some(file) = open.file else {
+            return Ok(());
+        };
+        let (data_file, sizes) = file.close().await?;
         self.written.bytes += sizes.bytes;
         self.written.uncompressed_bytes += sizes.uncompressed_bytes;
         self.written.files.push(data_file);
@@ -294,16 +344,18 @@ impl TableWriter {
             }
             let largest = self
                 .open
-                .values_mut()
-                .filter(|open| open.pending_bytes() > 0)
-                .max_by_key(|open| open.pending_bytes());
-            match largest {
-                Some(open) => {
-                    open.write_staged().await?;
-                    open.file.flush_row_group().await?;
+                .iter()
+                .filter(|(_, open)| open.pending_bytes() > 0)
+                .max_by_key(|(_, open)| open.pending_bytes())
+                .map(|(key, _)| key.clone());
+            match largest.and_then(|key| self.open.remove_entry(&key)) {
+                Some((key, mut open)) => {
+                    self.write_staged(&mut open).await?;
+                    open.flush_row_group().await?;
                     self.buffered -= open.buffered;
                     open.update_buffered();
                     self.buffered += open.buffered;
+                    self.open.insert(key, open);
                 }
                 None => {
                     return Err(FloeError::new(
