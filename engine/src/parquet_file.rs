@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch};
-use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Float32Type, Float64Type};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::arrow::async_writer::AsyncFileWriter;
 use datafusion::parquet::errors::ParquetError;
@@ -216,8 +216,12 @@ impl ColumnStatistics {
     fn update(&mut self, column: &ArrayRef) {
         self.nulls += column.null_count() as u64;
         let nans = match column.data_type() {
-            DataType::Float32 => count_nans(column.as_primitive::<Float32Type>()),
-            DataType::Float64 => count_nans(column.as_primitive::<Float64Type>()),
+            DataType::Float32 => (column.as_primitive::<Float32Type>().iter().flatten())
+                .filter(|value| value.is_nan())
+                .count(),
+            DataType::Float64 => (column.as_primitive::<Float64Type>().iter().flatten())
+                .filter(|value| value.is_nan())
+                .count(),
             _ => 0,
         };
         self.nans += nans as u64;
@@ -253,18 +257,6 @@ impl ColumnStatistics {
         }
         Ok(bounds)
     }
-}
-
-fn count_nans<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>) -> usize
-where
-    T::Native: PartialEq,
-{
-    // NaN is the one value not equal to itself.
-    array
-        .iter()
-        .flatten()
-        .filter(|value| value != value)
-        .count()
 }
 
 /// A row group's minimum and maximum in Iceberg's single-value binary form (little-endian
@@ -424,13 +416,17 @@ mod tests {
 
     #[test]
     fn nans_are_counted_and_nulls_are_not() {
+        use datafusion::arrow::array::PrimitiveArray;
+        use std::sync::Arc;
         let values = PrimitiveArray::<Float64Type>::from(vec![
             Some(2.0),
             Some(f64::NAN),
             None,
             Some(f64::NAN),
         ]);
-        assert_eq!(count_nans(&values), 2);
+        let mut statistics = ColumnStatistics::new(1, PrimitiveType::Double);
+        statistics.update(&(Arc::new(values) as ArrayRef));
+        assert_eq!((statistics.nans, statistics.nulls), (2, 1));
     }
 
     #[test]
