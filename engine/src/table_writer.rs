@@ -41,7 +41,7 @@ const ROW_GROUP_BYTES_DEFAULT: usize = 128 * 1024 * 1024;
 const STAGED_ROWS: usize = 2048;
 /// Floe's property for the memory all open files of one write may buffer together.
 pub const WRITE_BUFFER_BYTES: &str = "floe.write.buffer-size-bytes";
-const WRITE_BUFFER_BYTES_DEFAULT: usize = 256 * 1024 * 1024;
+const WRITE_BUFFER_BYTES_DEFAULT: usize = 128 * 1024 * 1024;
 
 /// What a write produced, for the commit and the write metrics.
 #[derive(Debug, Clone, Default)]
