@@ -1,7 +1,8 @@
 //! Writing rows into an Iceberg table: Parquet data files through Floe's table writers
-//! (one per core for large writes, each with one open file per table partition, rolled at
-//! the target size), then one append snapshot per statement. A statement that fails before its commit deletes what it wrote,
-//! so the table is left exactly as it was.
+//! (one per core, each table partition with one of them, see `write_routing`; each keeps
+//! one open file per partition, rolled at the target size), then one append snapshot per
+//! statement. A statement that fails before its commit deletes what it wrote, so the
+//! table is left exactly as it was.
 
 use std::any::Any;
 use std::fmt;
@@ -109,7 +110,7 @@ pub(crate) async fn write_data_files(
     pool: &Arc<dyn MemoryPool>,
     writers: usize,
 ) -> Result<Written> {
-    // Every writer chooses its encodings from the statement's first batch.
+    // The first batch chooses encodings for files whose own first rows are too few.
     let first = data.next().await;
     let writers = writers.max(1);
     let mut senders = Vec::with_capacity(writers);
