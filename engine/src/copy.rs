@@ -19,7 +19,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions::expr_fn::nullif;
-use datafusion::logical_expr::{Expr, LogicalPlan, cast, lit};
+use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF, cast, lit};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
@@ -30,6 +30,7 @@ use crate::error::{FloeError, Result, sqlstate};
 use crate::parser::{CopyFormat, CopyOptions};
 use crate::pg_text;
 use crate::types::sql_name;
+use crate::{bytea_text, uuid_text};
 
 /// The files of one COPY FROM and how to read them.
 pub struct CopySource {
@@ -83,14 +84,14 @@ impl CopySource {
     /// The rows of every file, in the table's columns.
     pub async fn plan(&self, ctx: &SessionContext) -> Result<LogicalPlan> {
         let frame = match (self.format, self.null_marker()) {
-            (CopyFormat::Csv | CopyFormat::Text, None) => {
+            (CopyFormat::Csv | CopyFormat::Text, None) if !self.has_binary_columns() => {
                 ctx.read_csv(self.files.clone(), self.csv_options(&self.read_schema))
                     .await?
             }
-            (CopyFormat::Csv | CopyFormat::Text, Some(marker)) => {
-                // DataFusion's CSV reader has no NULL marker of its own: read text, turn
-                // the marker into NULL, decode the text format's escapes, then convert to
-                // the column types.
+            (CopyFormat::Csv | CopyFormat::Text, marker) => {
+                // DataFusion's CSV reader has no NULL marker of its own, nor reads uuid
+                // or bytea text: read text, turn the marker into NULL, decode the text
+                // format's escapes, then convert to the column types.
                 let text_schema = text_schema(&self.read_schema);
                 let frame = ctx
                     .read_csv(self.files.clone(), self.csv_options(&text_schema))
@@ -100,13 +101,17 @@ impl CopySource {
                     .read_schema
                     .fields()
                     .iter()
-                    .map(|field| {
-                        let text = Expr::Column(Column::from_name(field.name()));
-                        let mut value = nullif(text, lit(marker.clone()));
+                    .zip(self.table_schema.as_struct().fields())
+                    .map(|(field, table_field)| {
+                        let mut value = Expr::Column(Column::from_name(field.name()));
+                        if let Some(marker) = &marker {
+                            value = nullif(value, lit(marker.clone()));
+                        }
                         if self.format == CopyFormat::Text {
                             value = decode.call(vec![value]);
                         }
-                        cast(value, field.data_type().clone()).alias(field.name())
+                        from_text(value, &table_field.field_type, field.data_type())
+                            .alias(field.name())
                     })
                     .collect::<Vec<_>>();
                 frame.select(columns)?
@@ -166,6 +171,15 @@ impl CopySource {
             })
             .collect::<Vec<_>>();
         Ok(frame.select(columns)?)
+    }
+
+    /// Whether the table has uuid or binary columns, whose text only Floe reads.
+    fn has_binary_columns(&self) -> bool {
+        self.table_schema
+            .as_struct()
+            .fields()
+            .iter()
+            .any(|field| binary_text(&field.field_type).is_some())
     }
 
     /// The text that stands for NULL; `None`: an empty field.
@@ -272,7 +286,11 @@ impl CopySource {
                         }
                     };
                 }
-                let Some((row, value)) = first_unconvertible(&text, target.data_type())? else {
+                let unreadable = match binary_text(&field.field_type) {
+                    Some(reading) => first_unreadable(&text, reading),
+                    None => first_unconvertible(&text, target.data_type())?,
+                };
+                let Some((row, value)) = unreadable else {
                     if field.required
                         && let Some(row) = (0..text.len()).find(|&i| text.is_null(i))
                     {
@@ -359,6 +377,61 @@ fn first_unconvertible(text: &ArrayRef, target: &DataType) -> Result<Option<(usi
     Ok((0..text.len())
         .find(|&i| !text.is_null(i) && converted.is_null(i))
         .map(|i| (i, strings.value(i).to_string())))
+}
+
+/// How text is read into a uuid or binary column (PostgreSQL's input forms, which
+/// Arrow's casts do not know).
+#[derive(Debug, Clone, Copy)]
+enum BinaryText {
+    Uuid,
+    Bytea,
+    /// `binary(n)`: bytea of exactly n bytes.
+    Fixed(u64),
+}
+
+fn binary_text(ty: &Type) -> Option<BinaryText> {
+    use iceberg::spec::PrimitiveType as P;
+    match ty {
+        Type::Primitive(P::Uuid) => Some(BinaryText::Uuid),
+        Type::Primitive(P::Binary) => Some(BinaryText::Bytea),
+        Type::Primitive(P::Fixed(width)) => Some(BinaryText::Fixed(*width)),
+        _ => None,
+    }
+}
+
+/// The values of the text `value` for a column of type `ty`, stored as `data_type`.
+fn from_text(value: Expr, ty: &Type, data_type: &DataType) -> Expr {
+    let read = match binary_text(ty) {
+        Some(BinaryText::Uuid) => {
+            return ScalarUDF::new_from_impl(uuid_text::UuidFromText::new()).call(vec![value]);
+        }
+        Some(BinaryText::Bytea) => {
+            ScalarUDF::new_from_impl(bytea_text::ByteaFromText::new()).call(vec![value])
+        }
+        Some(BinaryText::Fixed(width)) => {
+            ScalarUDF::new_from_impl(bytea_text::ByteaFromText::new())
+                .call(vec![value, lit(width as i64)])
+        }
+        None => value,
+    };
+    cast(read, data_type.clone())
+}
+
+/// The first value of `text` that is not a valid value of the uuid or binary column,
+/// with its row.
+fn first_unreadable(text: &ArrayRef, reading: BinaryText) -> Option<(usize, String)> {
+    let strings = text.as_string::<i32>();
+    strings.iter().enumerate().find_map(|(row, value)| {
+        let value = value?;
+        let readable = match reading {
+            BinaryText::Uuid => uuid_text::parse(value).is_ok(),
+            BinaryText::Bytea => bytea_text::parse(value).is_ok(),
+            BinaryText::Fixed(width) => {
+                bytea_text::parse(value).is_ok_and(|bytes| bytes.len() as u64 == width)
+            }
+        };
+        (!readable).then(|| (row, value.to_string()))
+    })
 }
 
 /// 22003 for a number too big for its column, 22007 for a bad date or time, 22P02 else.

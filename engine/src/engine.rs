@@ -33,10 +33,12 @@ use iceberg::spec::{NestedField, Schema};
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, TableIdent};
 
+use crate::bytea_text;
 use crate::copy::{self, CopySource, OneStream};
 use crate::ddl;
 use crate::error::{FloeError, Result};
 use crate::information_schema;
+use crate::insert_literals;
 use crate::live_catalog::LiveCatalog;
 use crate::maintenance::{self, FloeSettings};
 use crate::names::{schema_name, table_name};
@@ -108,6 +110,7 @@ impl Engine {
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_udf(ScalarUDF::new_from_impl(uuid_text::UuidFromText::new()));
+        ctx.register_udf(ScalarUDF::new_from_impl(bytea_text::ByteaFromText::new()));
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
         pg_compat::install(&ctx)?;
@@ -250,7 +253,7 @@ impl Engine {
                     return Ok(no_parameters(session.describe()));
                 }
                 self.prepare_catalog(df).await?;
-                let statement = self.with_uuid_values(*df.clone()).await;
+                let statement = self.with_typed_literals(*df.clone()).await;
                 let plan = self.ctx.state().statement_to_plan(statement).await?;
                 let mut parameters: Vec<(usize, Option<FieldRef>)> = plan
                     .get_parameter_fields()?
@@ -711,9 +714,10 @@ impl Engine {
         Ok((rows, write_summary(plan.as_ref(), rows)))
     }
 
-    /// `statement` with the text literals an `INSERT ... VALUES` puts into uuid columns
-    /// read as uuids, as PostgreSQL reads them (DataFusion cannot cast text to a uuid).
-    async fn with_uuid_values(&self, mut statement: DFStatement) -> DFStatement {
+    /// `statement` with the text literals an `INSERT ... VALUES` puts into uuid and binary
+    /// columns read as uuids and bytea, as PostgreSQL reads them (DataFusion cannot cast
+    /// text to a uuid, and its text-to-binary cast keeps the characters).
+    async fn with_typed_literals(&self, mut statement: DFStatement) -> DFStatement {
         let DFStatement::Statement(sql) = &mut statement else {
             return statement;
         };
@@ -742,11 +746,8 @@ impl Engine {
                 })
                 .collect()
         };
-        uuid_text::rewrite_insert_values(insert, |position| {
-            targets
-                .get(position)
-                .and_then(Option::as_ref)
-                .is_some_and(|field| uuid_text::is_uuid(field))
+        insert_literals::read_as_column_types(insert, |position| {
+            targets.get(position).and_then(Option::clone)
         });
         statement
     }
@@ -773,7 +774,7 @@ impl Engine {
         parameters: Option<ParamValues>,
     ) -> Result<Output> {
         self.prepare_catalog(&statement).await?;
-        let statement = self.with_uuid_values(statement).await;
+        let statement = self.with_typed_literals(statement).await;
         let mut plan = self.ctx.state().statement_to_plan(statement).await?;
         if let Some(parameters) = parameters {
             plan = plan.with_param_values(parameters)?;

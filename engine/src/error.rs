@@ -64,6 +64,7 @@ pub mod sqlstate {
     pub const DATATYPE_MISMATCH: &str = "42804";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const STRING_DATA_LENGTH_MISMATCH: &str = "22026";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
@@ -243,6 +244,13 @@ fn bad_value(err: &datafusion::arrow::error::ArrowError) -> Option<FloeError> {
         ArrowError::CastError(text) | ArrowError::ParseError(text) => text.as_str(),
         _ => return None,
     };
+    // Floe's own readers of text (uuid, bytea) already speak PostgreSQL's words.
+    if text.starts_with("invalid ") {
+        return Some(FloeError::new(
+            sqlstate::INVALID_TEXT_REPRESENTATION,
+            text.to_string(),
+        ));
+    }
     let between = |start: &str, end: &str| {
         let rest = &text[text.find(start)? + start.len()..];
         Some(&rest[..rest.find(end)?])

@@ -2,6 +2,7 @@
 //! sockets or terminals; the shell and the Postgres-wire server are faces over [`Engine`].
 
 mod auto_compact;
+mod bytea_text;
 mod catalog;
 mod catalog_db;
 pub mod catalog_info;
@@ -14,6 +15,7 @@ mod engine;
 pub mod error;
 mod field_ids;
 mod information_schema;
+mod insert_literals;
 mod live_catalog;
 mod maintenance;
 mod manifest_cache;

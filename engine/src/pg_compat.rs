@@ -142,6 +142,7 @@ pub fn rewrite(statement: SqlStatement) -> SqlStatement {
     rewrite_functions(&mut statement);
     let _ = visit_expressions_mut(&mut statement, |expr| {
         crate::uuid_text::rewrite_cast(expr);
+        crate::bytea_text::rewrite_cast(expr);
         ControlFlow::<()>::Continue(())
     });
     statement

@@ -6,9 +6,8 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::logical_expr::{
@@ -99,35 +98,6 @@ pub fn encode(value: &str, delimiter: char) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
-}
-
-/// `batch` with the values of its string columns encoded for the text format (each
-/// becomes a `Utf8` column), for writers that format rows themselves.
-pub fn encode_batch(
-    batch: &RecordBatch,
-    delimiter: char,
-) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
-    let mut fields = Vec::with_capacity(batch.num_columns());
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        match field.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                let strings = cast(column, &DataType::Utf8)?;
-                let encoded: StringArray = strings
-                    .as_string::<i32>()
-                    .iter()
-                    .map(|value| value.map(|v| encode(v, delimiter)))
-                    .collect();
-                fields.push(field.as_ref().clone().with_data_type(DataType::Utf8));
-                columns.push(Arc::new(encoded) as ArrayRef);
-            }
-            _ => {
-                fields.push(field.as_ref().clone());
-                columns.push(column.clone());
-            }
-        }
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 /// `decode` over a string column: the SQL function COPY FROM applies to text-format fields.

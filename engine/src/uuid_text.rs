@@ -157,7 +157,8 @@ pub fn rewrite_cast(expr: &mut ast::Expr) {
     *expr = call(value);
 }
 
-fn call(value: ast::Expr) -> ast::Expr {
+/// `value` read as a uuid: a call of [`FUNCTION`].
+pub fn call(value: ast::Expr) -> ast::Expr {
     ast::Expr::Function(ast::Function {
         name: ast::ObjectName::from(vec![ast::Ident::new(FUNCTION)]),
         uses_odbc_syntax: false,
@@ -172,35 +173,6 @@ fn call(value: ast::Expr) -> ast::Expr {
         over: None,
         within_group: vec![],
     })
-}
-
-/// Wraps the text literals of `INSERT ... VALUES` rows that go into uuid columns
-/// (`is_uuid_column(position)` for the n-th inserted column) in [`FUNCTION`] calls, as
-/// PostgreSQL reads such a literal as a uuid.
-pub fn rewrite_insert_values(insert: &mut ast::Insert, is_uuid_column: impl Fn(usize) -> bool) {
-    let Some(source) = insert.source.as_mut() else {
-        return;
-    };
-    let ast::SetExpr::Values(values) = source.body.as_mut() else {
-        return;
-    };
-    for row in &mut values.rows {
-        for (position, value) in row.iter_mut().enumerate() {
-            if is_uuid_column(position) && is_text_literal(value) {
-                *value = call(value.clone());
-            }
-        }
-    }
-}
-
-fn is_text_literal(expr: &ast::Expr) -> bool {
-    matches!(
-        expr,
-        ast::Expr::Value(ast::ValueWithSpan {
-            value: ast::Value::SingleQuotedString(_),
-            ..
-        })
-    )
 }
 
 /// Compares uuid columns with text literals as uuids: the analyzer rule that turns the

@@ -9,10 +9,8 @@ use std::io::{BufReader, Write};
 use std::sync::{Arc, Mutex};
 
 use floe_engine::arrow::array::RecordBatch;
-use floe_engine::arrow::csv::WriterBuilder;
 use floe_engine::arrow::datatypes::SchemaRef;
 use floe_engine::parser::{CopyFormat, CopyOptions};
-use floe_engine::pg_text;
 use floe_engine::sql::ast::{ObjectName, Query};
 use floe_engine::{FloeError, Output, Statement};
 use futures::stream::BoxStream;
@@ -28,6 +26,8 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use crate::Backend;
 use crate::binary_copy::{BinaryCopyReader, BinaryTuples};
 use crate::connection::connection_of;
+use crate::copy_text::CopyLines;
+use crate::data_rows::encode_batch;
 use crate::results::{encodable, error_info, pg_fields, to_pg_error, user_error, write_notice};
 
 /// The COPY FROM STDIN a connection is receiving, if any.
@@ -233,17 +233,16 @@ pub async fn copy_out(
     session: &floe_engine::Engine,
     query: Box<Query>,
     options: CopyOptions,
+    extra_float_digits: i32,
 ) -> PgWireResult<Response> {
-    let text = match options.format {
-        None | Some(CopyFormat::Text) => true,
-        Some(CopyFormat::Csv) => false,
-        Some(CopyFormat::Binary) => false,
+    match options.format {
+        None | Some(CopyFormat::Text | CopyFormat::Csv | CopyFormat::Binary) => {}
         Some(_) => {
             return Err(to_pg_error(FloeError::unsupported(
                 "COPY TO STDOUT writes text, csv or binary",
             )));
         }
-    };
+    }
     let Output::Rows(batches) = session.query_rows(query).await.map_err(to_pg_error)? else {
         return Err(to_pg_error(FloeError::internal(
             "COPY query returned no rows",
@@ -255,17 +254,30 @@ pub async fn copy_out(
         let batches = batches.map(|batch| batch.map_err(FloeError::from)).boxed();
         return binary_copy_out(&schema, batches);
     }
-    let encoder = Arc::new(RowEncoder { text, options });
-    let mut header = encoder
-        .options
+    // The values are the text of result rows, then escaped or quoted for COPY.
+    let lines = CopyLines::new(&options).map_err(to_pg_error)?;
+    let schema = batches.schema();
+    let fields = Arc::new(pg_fields(&schema, &Format::UnifiedText)?);
+    let mut header = options
         .header
-        .then(|| encoder.header(&batches.schema()));
+        .then(|| lines.header(schema.fields().iter().map(|field| field.name().as_str())));
     let rows = batches.flat_map(move |batch| {
-        let encoded = match batch {
-            Ok(batch) => encoder.rows(&batch, header.take()),
-            Err(err) => vec![Err(to_pg_error(err.into()))],
+        let encoded = match batch
+            .map_err(FloeError::from)
+            .and_then(|b| encodable(b, &fields))
+        {
+            Ok(batch) => encode_batch(&batch, &fields, extra_float_digits),
+            Err(err) => vec![Err(to_pg_error(err))],
         };
-        stream::iter(encoded)
+        let copy_data: Vec<PgWireResult<CopyData>> = encoded
+            .into_iter()
+            .map(|row| {
+                let mut line = header.take().unwrap_or_default();
+                lines.push_row(&mut line, &row?);
+                Ok(CopyData::new(line.into()))
+            })
+            .collect();
+        stream::iter(copy_data)
     });
     Ok(Response::CopyOut(CopyResponse::new(0, columns, rows)))
 }
@@ -293,75 +305,4 @@ fn binary_copy_out(
     let mut response = CopyResponse::new(0, columns, rows);
     response.format = 1;
     Ok(Response::CopyOut(response))
-}
-
-struct RowEncoder {
-    /// PostgreSQL's text format (tab-separated, `\N` for NULL) rather than CSV.
-    text: bool,
-    options: CopyOptions,
-}
-
-impl RowEncoder {
-    fn writer(&self) -> WriterBuilder {
-        let delimiter = self
-            .options
-            .delimiter
-            .unwrap_or(if self.text { '\t' } else { ',' });
-        let null = self
-            .options
-            .null
-            .clone()
-            .unwrap_or_else(|| if self.text { "\\N" } else { "" }.to_string());
-        WriterBuilder::new()
-            .with_header(false)
-            .with_delimiter(delimiter as u8)
-            // Text has no quoting: its escaped fields hold no delimiter or line break.
-            .with_quote(if self.text {
-                0
-            } else {
-                self.options.quote.unwrap_or('"') as u8
-            })
-            .with_null(null)
-            .with_timestamp_format("%Y-%m-%d %H:%M:%S%.f".to_string())
-            .with_timestamp_tz_format("%Y-%m-%d %H:%M:%S%.f%:z".to_string())
-    }
-
-    fn header(&self, schema: &floe_engine::arrow::datatypes::Schema) -> Vec<u8> {
-        let delimiter = self
-            .options
-            .delimiter
-            .unwrap_or(if self.text { '\t' } else { ',' });
-        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        format!("{}\n", names.join(&delimiter.to_string())).into_bytes()
-    }
-
-    fn rows(
-        &self,
-        batch: &RecordBatch,
-        mut prefix: Option<Vec<u8>>,
-    ) -> Vec<PgWireResult<CopyData>> {
-        let escaped;
-        let batch = if self.text {
-            let delimiter = self.options.delimiter.unwrap_or('\t');
-            match pg_text::encode_batch(batch, delimiter) {
-                Ok(encoded) => {
-                    escaped = encoded;
-                    &escaped
-                }
-                Err(err) => return vec![Err(to_pg_error(err.into()))],
-            }
-        } else {
-            batch
-        };
-        (0..batch.num_rows())
-            .map(|row| {
-                let mut line = prefix.take().unwrap_or_default();
-                self.writer()
-                    .build(&mut line)
-                    .write(&batch.slice(row, 1))
-                    .map_err(|err| to_pg_error(err.into()))?;
-                Ok(CopyData::new(line.into()))
-            })
-            .collect()
-    }
 }

@@ -202,7 +202,15 @@ async fn wire_copy<C: ClientInfo>(
             query,
             target: None,
             options,
-        } => Some(copy_out(session, query.clone(), options.clone()).await),
+        } => Some(
+            copy_out(
+                session,
+                query.clone(),
+                options.clone(),
+                extra_float_digits(&session.settings()),
+            )
+            .await,
+        ),
         _ => None,
     }
 }
