@@ -18,6 +18,8 @@ use datafusion::logical_expr::{
 use crate::error::{FloeError, sqlstate};
 use datafusion::sql::sqlparser::ast;
 
+use crate::text_literal_calls::{cast_operand, function_call};
+
 /// The function `'…'::bytea` becomes: text (or binary, unchanged) to binary.
 pub const FUNCTION: &str = "bytea_from_text";
 
@@ -225,49 +227,20 @@ fn fixed(bytes: &ArrayRef, width: i32) -> Result<ArrayRef> {
 
 /// Rewrites `x::bytea`, `CAST(x AS BYTEA)` and `BYTEA 'x'` into [`FUNCTION`] calls.
 pub fn rewrite_cast(expr: &mut ast::Expr) {
-    let value = match expr {
-        ast::Expr::Cast {
-            expr: value,
-            data_type: ast::DataType::Bytea,
-            ..
-        } => (**value).clone(),
-        ast::Expr::TypedString(typed) if typed.data_type == ast::DataType::Bytea => {
-            ast::Expr::Value(typed.value.clone())
-        }
-        _ => return,
-    };
-    *expr = call(value);
+    if let Some(value) = cast_operand(expr, &ast::DataType::Bytea) {
+        *expr = call(value);
+    }
 }
 
 /// `value` read as bytea: a call of [`FUNCTION`].
 pub fn call(value: ast::Expr) -> ast::Expr {
-    call_with(vec![value])
+    function_call(FUNCTION, vec![value])
 }
 
 /// `value` read as a value of `binary(width)`.
 pub fn call_fixed(value: ast::Expr, width: i32) -> ast::Expr {
     let width = ast::Expr::value(ast::Value::Number(width.to_string(), false));
-    call_with(vec![value, width])
-}
-
-fn call_with(arguments: Vec<ast::Expr>) -> ast::Expr {
-    ast::Expr::Function(ast::Function {
-        name: ast::ObjectName::from(vec![ast::Ident::new(FUNCTION)]),
-        uses_odbc_syntax: false,
-        parameters: ast::FunctionArguments::None,
-        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-            duplicate_treatment: None,
-            args: arguments
-                .into_iter()
-                .map(|argument| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(argument)))
-                .collect(),
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
+    function_call(FUNCTION, vec![value, width])
 }
 
 #[cfg(test)]

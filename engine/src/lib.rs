@@ -52,6 +52,7 @@ mod statistics;
 mod table;
 mod table_cache;
 mod table_writer;
+mod text_literal_calls;
 mod time_travel;
 mod types;
 mod uuid_text;

@@ -20,6 +20,8 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::sql::sqlparser::ast;
 
+use crate::text_literal_calls::{cast_operand, function_call};
+
 /// The function `'…'::uuid` becomes: text (or a uuid, unchanged) to a uuid.
 pub const FUNCTION: &str = "uuid_from_text";
 
@@ -143,36 +145,14 @@ impl ScalarUDFImpl for UuidFromText {
 
 /// Rewrites `x::uuid`, `CAST(x AS UUID)` and `UUID 'x'` into [`FUNCTION`] calls.
 pub fn rewrite_cast(expr: &mut ast::Expr) {
-    let value = match expr {
-        ast::Expr::Cast {
-            expr: value,
-            data_type: ast::DataType::Uuid,
-            ..
-        } => (**value).clone(),
-        ast::Expr::TypedString(typed) if typed.data_type == ast::DataType::Uuid => {
-            ast::Expr::Value(typed.value.clone())
-        }
-        _ => return,
-    };
-    *expr = call(value);
+    if let Some(value) = cast_operand(expr, &ast::DataType::Uuid) {
+        *expr = call(value);
+    }
 }
 
 /// `value` read as a uuid: a call of [`FUNCTION`].
 pub fn call(value: ast::Expr) -> ast::Expr {
-    ast::Expr::Function(ast::Function {
-        name: ast::ObjectName::from(vec![ast::Ident::new(FUNCTION)]),
-        uses_odbc_syntax: false,
-        parameters: ast::FunctionArguments::None,
-        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(value))],
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
+    function_call(FUNCTION, vec![value])
 }
 
 /// Compares uuid columns with text literals as uuids: the analyzer rule that turns the
