@@ -10,7 +10,6 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result as DFResult;
@@ -19,6 +18,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::data_file_reader::DataFileReaderFactory;
 use crate::field_ids::FieldIdAdapterFactory;
 use crate::statistics;
 
@@ -63,17 +63,22 @@ pub fn scan_data_files(
         .runtime_env()
         .object_store(ObjectStoreUrl::local_filesystem())?;
     let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+    let options = state
+        .table_options()
+        .combine_with_session_config(state.config_options())
+        .parquet;
+    let footer_hint = options.global.metadata_size_hint;
     let mut source = ParquetSource::new(request.schema.clone())
-        .with_table_parquet_options(
-            state
-                .table_options()
-                .combine_with_session_config(state.config_options())
-                .parquet,
-        )
-        .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
+        .with_table_parquet_options(options)
+        .with_parquet_file_reader_factory(Arc::new(DataFileReaderFactory::new(
             store,
             metadata_cache,
         )));
+    // The table options do not carry the footer prefetch to the reader; without it each
+    // file's footer costs two requests (its length, then the footer).
+    if let Some(hint) = footer_hint {
+        source = source.with_metadata_size_hint(hint);
+    }
     if let Some(predicate) = conjunction(pruning_filters) {
         let df_schema = DFSchema::try_from(request.schema.as_ref().clone())?;
         source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);

@@ -8,6 +8,7 @@ mod catalog_db;
 pub mod catalog_info;
 mod commit;
 mod copy;
+mod data_file_reader;
 mod data_file_scan;
 mod ddl;
 mod dictionary_choice;
