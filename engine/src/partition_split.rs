@@ -3,7 +3,8 @@
 //! iceberg's own splitter turns every row's partition value into an Iceberg literal and
 //! filters the whole batch once per partition, which costs (rows x partitions) per batch.
 //! Here the partition values are computed as Arrow arrays, grouped through their row
-//! encoding, and the batch is reordered once by group; only one literal per group is built.
+//! encoding, and each group's rows are taken out of the batch; only one literal per group
+//! is built.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,15 +63,15 @@ impl PartitionSplitter {
         if groups.len() == 1 {
             return Ok(vec![(self.key(&values, 0)?, batch.clone())]);
         }
-        let order = UInt32Array::from_iter_values(groups.iter().flatten().copied());
-        let reordered = take_record_batch(batch, &order)?;
-        let mut offset = 0;
+        // Each group gets arrays of its own rather than a slice of one reordered batch: a
+        // writer keeps a partition's rows staged until it has enough of them, and a slice
+        // would keep every other partition's rows alive with it, out of the write budget's
+        // sight.
         groups
-            .iter()
+            .into_iter()
             .map(|rows| {
                 let key = self.key(&values, rows[0] as usize)?;
-                let part = reordered.slice(offset, rows.len());
-                offset += rows.len();
+                let part = take_record_batch(batch, &UInt32Array::from(rows))?;
                 Ok((key, part))
             })
             .collect()
@@ -162,6 +163,49 @@ mod tests {
                 (Struct::from_iter([Some(Literal::int(0))]), vec![2, 5]),
                 (Struct::from_iter([None]), vec![3]),
             ]
+        );
+    }
+
+    #[test]
+    fn each_partition_owns_its_rows() {
+        let schema = Arc::new(
+            Schema::builder()
+                .with_fields(vec![
+                    NestedField::optional(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
+                ])
+                .build()
+                .unwrap(),
+        );
+        let spec = PartitionSpec::builder(schema.clone())
+            .add_partition_field("id", "id_bucket", Transform::Bucket(2))
+            .unwrap()
+            .build()
+            .unwrap();
+        let splitter = PartitionSplitter::new(&spec, schema).unwrap().unwrap();
+        let batch = RecordBatch::try_new(
+            Arc::new(ArrowSchema::new(vec![Field::new(
+                "id",
+                DataType::Int64,
+                true,
+            )])),
+            vec![Arc::new(Int64Array::from_iter_values(0..100_000))],
+        )
+        .unwrap();
+        let parts = splitter.split(&batch).unwrap();
+        assert_eq!(parts.len(), 2);
+        // A piece's buffers hold its own rows only, not the whole batch's: 8 bytes per
+        // row and a little padding.
+        for (_, part) in &parts {
+            let bytes = part.get_array_memory_size();
+            assert!(
+                bytes < part.num_rows() * 8 + 1024,
+                "{bytes} bytes for {} rows",
+                part.num_rows()
+            );
+        }
+        assert_eq!(
+            parts.iter().map(|(_, p)| p.num_rows()).sum::<usize>(),
+            100_000
         );
     }
 
