@@ -36,6 +36,7 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use crate::bytea_text;
 use crate::copy::{self, CopySource, OneStream};
 use crate::ddl;
+use crate::display_zone;
 use crate::error::{FloeError, Result};
 use crate::information_schema;
 use crate::insert_literals;
@@ -277,7 +278,13 @@ impl Engine {
                 }
                 let schema = match command_tag(&plan) {
                     Some(_) => None,
-                    None => Some(Arc::new(plan.schema().as_arrow().clone())),
+                    None => {
+                        let schema = plan.schema().as_arrow();
+                        Some(
+                            display_zone::schema_in_zone(schema, &self.display_zone())
+                                .unwrap_or_else(|| Arc::new(schema.clone())),
+                        )
+                    }
                 };
                 Ok(Described {
                     parameters: fields,
@@ -811,8 +818,19 @@ impl Engine {
                 frame.collect().await?;
                 Ok(Output::command(tag))
             }
-            None => Ok(Output::Rows(frame.execute_stream().await?)),
+            None => Ok(Output::Rows(display_zone::stream_in_zone(
+                frame.execute_stream().await?,
+                &self.display_zone(),
+            ))),
         }
+    }
+
+    /// The zone results show timestamptz values in: the session's TimeZone, as DataFusion
+    /// was given it.
+    fn display_zone(&self) -> String {
+        let state = self.ctx.state();
+        let zone = state.config().options().execution.time_zone.clone();
+        zone.unwrap_or_else(|| "+00:00".to_string())
     }
 }
 

@@ -11,6 +11,7 @@ mod copy;
 mod data_file_scan;
 mod ddl;
 mod dictionary_choice;
+mod display_zone;
 mod engine;
 pub mod error;
 mod field_ids;

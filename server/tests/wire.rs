@@ -722,3 +722,54 @@ async fn timestamptz_literals_and_now_are_timestamptz_in_the_session_zone() {
         vec![vec![Some("Europe/Paris".to_string())]]
     );
 }
+
+#[tokio::test]
+async fn timestamptz_text_is_shown_in_the_session_time_zone() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE events (at TIMESTAMPTZ); \
+             INSERT INTO events VALUES (TIMESTAMPTZ '2024-01-15 12:00:00+00'); \
+             SET TimeZone = 'America/New_York'",
+        )
+        .await
+        .unwrap();
+    // Summer and winter offsets of the named zone, for a literal and a stored column.
+    assert_eq!(
+        text_rows(
+            &client,
+            "SELECT TIMESTAMPTZ '2024-06-01 12:00:00+00', at FROM events"
+        )
+        .await,
+        vec![vec![
+            Some("2024-06-01 08:00:00-04".to_string()),
+            Some("2024-01-15 07:00:00-05".to_string())
+        ]]
+    );
+    // Binary results are the same instants (UTC microseconds) whatever the zone.
+    let row = client
+        .query_one(
+            "SELECT TIMESTAMPTZ '2024-06-01 12:00:00+00', at FROM events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let summer: chrono::DateTime<chrono::Utc> = row.get(0);
+    let winter: chrono::DateTime<chrono::Utc> = row.get(1);
+    assert_eq!(summer.to_rfc3339(), "2024-06-01T12:00:00+00:00");
+    assert_eq!(winter.to_rfc3339(), "2024-01-15T12:00:00+00:00");
+    client
+        .batch_execute("SET TimeZone = '+05:30'")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(&client, "SELECT at FROM events").await,
+        vec![vec![Some("2024-01-15 17:30:00+05:30".to_string())]]
+    );
+    client.batch_execute("RESET TimeZone").await.unwrap();
+    assert_eq!(
+        text_rows(&client, "SELECT at FROM events").await,
+        vec![vec![Some("2024-01-15 12:00:00+00".to_string())]]
+    );
+}
