@@ -49,6 +49,7 @@ use crate::parser::{CopyOptions, CreateTable, Statement, parse_sql};
 use crate::pg_compat;
 use crate::progress::{self, WriteProgress};
 use crate::session_statement::SessionStatement;
+use crate::session_user::{self, Roles};
 use crate::setting_functions;
 use crate::settings::Settings;
 use crate::sink::WRITE_METRICS;
@@ -76,6 +77,8 @@ pub struct Engine {
     /// Names of the statements made with SQL `PREPARE` in this session, which
     /// `DEALLOCATE ALL` and `DISCARD ALL` drop (DataFusion keeps them but cannot list them).
     prepared: Mutex<BTreeSet<String>>,
+    /// The users logged in to any session, which `pg_roles` lists.
+    roles: Roles,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -114,10 +117,12 @@ impl Engine {
         ctx.register_udf(ScalarUDF::new_from_impl(bytea_text::ByteaFromText::new()));
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
-        pg_compat::install(&ctx)?;
+        let roles = Roles::default();
+        pg_compat::install(&ctx, roles.clone())?;
         information_schema::install(&ctx)?;
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
+        session_user::install(&ctx, settings.clone());
         let engine = Self {
             warehouse,
             ctx,
@@ -127,6 +132,7 @@ impl Engine {
             memory_limit: None,
             progress: Arc::default(),
             prepared: Mutex::default(),
+            roles,
         };
         engine.apply_settings();
         Ok(engine)
@@ -144,6 +150,7 @@ impl Engine {
         let ctx = SessionContext::new_with_state(self.session_state());
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
+        session_user::install(&ctx, settings.clone());
         let session = Engine {
             warehouse: self.warehouse.clone(),
             ctx,
@@ -153,6 +160,7 @@ impl Engine {
             memory_limit: self.memory_limit,
             progress: Arc::default(),
             prepared: Mutex::default(),
+            roles: self.roles.clone(),
         };
         session.apply_settings();
         session
@@ -186,6 +194,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Names the user this session runs as (`current_user`; the operating-system user
+    /// until set); `pg_roles` lists it from then on, in every session.
+    pub fn set_user(&self, user: &str) {
+        self.settings.lock().expect("settings lock").set_user(user);
+        self.roles.add(user);
+    }
+
     /// This session's PostgreSQL settings.
     pub fn settings(&self) -> Settings {
         self.settings.lock().expect("settings lock").clone()
@@ -214,6 +229,7 @@ impl Engine {
 
     /// Splits a SQL text into statements without running anything.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        let sql = &session_user::keyword_calls(sql);
         let search_path = self.settings().get("search_path").unwrap_or_default();
         if let Some(queries) = pg_compat::parse_catalog_query(sql, &search_path) {
             return Ok(queries

@@ -1,6 +1,7 @@
 //! Floe's engine: SQL over Apache Iceberg tables on DataFusion. It knows nothing of
 //! sockets or terminals; the shell and the Postgres-wire server are faces over [`Engine`].
 
+mod array_subquery;
 mod auto_compact;
 mod bytea_text;
 mod catalog;
@@ -44,6 +45,7 @@ mod rewrite_order;
 mod scan;
 mod scan_with_deletes;
 mod session_statement;
+mod session_user;
 mod setting_functions;
 pub mod settings;
 mod sink;

@@ -20,11 +20,11 @@ use datafusion::sql::sqlparser::ast::{
     Statement as SqlStatement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
     visit_expressions_mut,
 };
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 
 use crate::error::{FloeError, Result};
+use crate::session_user::{self, Roles};
 use crate::settings::version_string;
 use crate::warehouse::CATALOG_NAME;
 
@@ -58,8 +58,8 @@ fn apply_rules(statement: SqlStatement) -> SqlStatement {
 }
 
 /// Registers `pg_catalog` in Floe's catalog and the PostgreSQL functions in `ctx`.
-pub fn install(ctx: &SessionContext) -> Result<()> {
-    datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG_NAME, EmptyContextProvider)
+pub fn install(ctx: &SessionContext, roles: Roles) -> Result<()> {
+    datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG_NAME, roles)
         .map_err(|err| FloeError::from(*err))?;
     if let Some(catalog) = ctx.catalog(CATALOG_NAME) {
         crate::pg_attribute::install(&catalog)?;
@@ -137,9 +137,11 @@ impl ScalarUDFImpl for NothingToDescribe {
 }
 
 /// Rewrites PostgreSQL idioms DataFusion does not plan into equivalents it does.
-pub fn rewrite(statement: SqlStatement) -> SqlStatement {
+pub fn rewrite(mut statement: SqlStatement) -> SqlStatement {
+    session_user::name_columns(&mut statement);
     let mut statement = apply_rules(statement);
     rewrite_functions(&mut statement);
+    crate::array_subquery::rewrite(&mut statement);
     let _ = visit_expressions_mut(&mut statement, |expr| {
         crate::uuid_text::rewrite_cast(expr);
         crate::bytea_text::rewrite_cast(expr);
@@ -274,6 +276,7 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     for statement in &mut statements {
         drop_toast_options(statement);
         rewrite_functions(statement);
+        crate::array_subquery::rewrite(statement);
         crate::pg_regproc::rewrite(statement);
         strip_object_casts(statement);
         oid_arrays(statement);
@@ -312,6 +315,8 @@ fn parse_compatible(sql: &str) -> Option<Vec<SqlStatement>> {
             .map(|(plain, swapped)| {
                 if COMPATIBILITY.rewrite(plain.clone()).to_string() == swapped.to_string() {
                     let mut plain = plain;
+                    // Before the rules, which rename current_user.
+                    session_user::name_columns(&mut plain);
                     // Before the rules, which drop casts to regtype.
                     type_names(&mut plain);
                     relation_lookups(&mut plain);

@@ -773,3 +773,29 @@ async fn timestamptz_text_is_shown_in_the_session_time_zone() {
         vec![vec![Some("2024-01-15 12:00:00+00".to_string())]]
     );
 }
+
+#[tokio::test]
+async fn current_user_is_the_login_user() {
+    let server = TestServer::start().await;
+    let url = server.url().replace("user=floe", "user=alice");
+    let (alice, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let bob = server.connect().await;
+    assert_eq!(
+        text_rows(&alice, "SELECT current_user, session_user, user").await,
+        vec![vec![Some("alice".to_string()); 3]]
+    );
+    // Each session its own user, in the extended protocol too; RESET ALL keeps it.
+    bob.batch_execute("RESET ALL").await.unwrap();
+    let row = bob.query_one("SELECT current_user()", &[]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "floe");
+    assert_eq!(row.columns()[0].name(), "current_user");
+    // pg_roles lists both users.
+    assert_eq!(
+        text_rows(&bob, "SELECT rolname FROM pg_catalog.pg_roles ORDER BY 1").await,
+        vec![
+            vec![Some("alice".to_string())],
+            vec![Some("floe".to_string())]
+        ]
+    );
+}
