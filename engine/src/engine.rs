@@ -38,6 +38,7 @@ use crate::copy::{self, CopySource, OneStream};
 use crate::ddl;
 use crate::display_zone;
 use crate::error::{FloeError, Result};
+use crate::function_signatures::FunctionSignatures;
 use crate::information_schema;
 use crate::insert_literals;
 use crate::live_catalog::LiveCatalog;
@@ -79,6 +80,8 @@ pub struct Engine {
     prepared: Mutex<BTreeSet<String>>,
     /// The users logged in to any session, which `pg_roles` lists.
     roles: Roles,
+    /// What `pg_get_function_result` and friends read, loaded when first needed.
+    function_signatures: FunctionSignatures,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -123,6 +126,8 @@ impl Engine {
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
         session_user::install(&ctx, settings.clone());
+        let function_signatures = FunctionSignatures::default();
+        function_signatures.install(&ctx);
         let engine = Self {
             warehouse,
             ctx,
@@ -133,6 +138,7 @@ impl Engine {
             progress: Arc::default(),
             prepared: Mutex::default(),
             roles,
+            function_signatures,
         };
         engine.apply_settings();
         Ok(engine)
@@ -161,6 +167,7 @@ impl Engine {
             progress: Arc::default(),
             prepared: Mutex::default(),
             roles: self.roles.clone(),
+            function_signatures: self.function_signatures.clone(),
         };
         session.apply_settings();
         session
@@ -787,6 +794,9 @@ impl Engine {
         let is_show = matches!(statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowTables { .. } | SqlStatement::ShowColumns { .. }));
         if reads_listing || is_show {
             self.live.refresh().await?;
+        }
+        if self.function_signatures.needed_by(&statement.to_string()) {
+            self.function_signatures.load(&self.ctx).await?;
         }
         Ok(())
     }

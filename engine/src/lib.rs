@@ -16,6 +16,7 @@ mod display_zone;
 mod engine;
 pub mod error;
 mod field_ids;
+mod function_signatures;
 mod information_schema;
 mod insert_literals;
 mod live_catalog;

@@ -213,6 +213,18 @@ fn rewrite_functions(statement: &mut SqlStatement) {
                     }
                 }
             }
+            // Access privileges (`proacl`, `relacl`, ...) are aclitem[] in PostgreSQL but
+            // text in datafusion-pg-catalog's tables (NULL: the default privileges), so
+            // psql's `array_to_string(p.proacl, E'\n')` (\df+) is the text itself.
+            Expr::Function(function) if names_function(function, "array_to_string") => {
+                if let FunctionArguments::List(list) = &function.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(column)), ..] =
+                        list.args.as_slice()
+                    && is_acl_column(column)
+                {
+                    *expr = column.clone();
+                }
+            }
             // PostgreSQL's subscripts of an array, a set-returning function DataFusion
             // lacks: as an unnest of 1..n it pairs row by row with an unnest of the same
             // array in the same SELECT list (SQLAlchemy's key-column reflection).
@@ -231,6 +243,20 @@ fn rewrite_functions(statement: &mut SqlStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// A catalog column of access privileges: `relacl`, `p.proacl`, `nspacl` ...
+fn is_acl_column(expr: &Expr) -> bool {
+    let name = match expr {
+        Expr::Identifier(ident) => ident,
+        Expr::CompoundIdentifier(parts) => match parts.last() {
+            Some(last) => last,
+            None => return false,
+        },
+        _ => return false,
+    };
+    let name = name.value.to_ascii_lowercase();
+    name.len() > 3 && name.ends_with("acl")
 }
 
 /// PostgreSQL's argument types of the catalog functions clients pass parameters to.
