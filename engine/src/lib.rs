@@ -15,6 +15,7 @@ mod dictionary_choice;
 mod display_zone;
 mod engine;
 pub mod error;
+mod expand_array;
 mod field_ids;
 mod function_signatures;
 mod information_schema;

@@ -15,10 +15,10 @@ use datafusion::logical_expr::{
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, SetExpr,
-    Statement as SqlStatement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
-    visit_expressions_mut,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Query, Select, SelectItem,
+    SetExpr, Statement as SqlStatement, Subscript, TableFactor, Value, VisitMut, VisitorMut,
+    visit_expressions, visit_expressions_mut,
 };
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
@@ -65,6 +65,9 @@ pub fn install(ctx: &SessionContext, roles: Roles) -> Result<()> {
         crate::pg_attribute::install(&catalog)?;
     }
     crate::pg_functions::install(ctx);
+    ctx.register_udf(ScalarUDF::new_from_impl(
+        crate::expand_array::ExpandArray::new(),
+    ));
     let version = create_udf(
         "version",
         vec![],
@@ -211,6 +214,25 @@ fn rewrite_functions(statement: &mut SqlStatement) {
                             *value = typed;
                         }
                     }
+                }
+            }
+            // `(composite).field`, PostgreSQL's field of a row value, is DataFusion's
+            // `struct['field']`.
+            Expr::CompoundFieldAccess { access_chain, .. } => {
+                for access in access_chain {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        *access = AccessExpr::Subscript(Subscript::Index {
+                            index: Expr::Value(
+                                Value::SingleQuotedString(field.value.clone()).into(),
+                            ),
+                        });
+                    }
+                }
+            }
+            // A set-returning function: its rows come from unnest.
+            Expr::Function(function) if crate::expand_array::is_expand_array(function) => {
+                if let Some(unnested) = crate::expand_array::unnested(function) {
+                    *expr = unnested;
                 }
             }
             // Access privileges (`proacl`, `relacl`, ...) are aclitem[] in PostgreSQL but
