@@ -84,14 +84,15 @@ impl CopySource {
     /// The rows of every file, in the table's columns.
     pub async fn plan(&self, ctx: &SessionContext) -> Result<LogicalPlan> {
         let frame = match (self.format, self.null_marker()) {
-            (CopyFormat::Csv | CopyFormat::Text, None) if !self.has_binary_columns() => {
+            (CopyFormat::Csv | CopyFormat::Text, None) if !self.has_columns_read_as_text() => {
                 ctx.read_csv(self.files.clone(), self.csv_options(&self.read_schema))
                     .await?
             }
             (CopyFormat::Csv | CopyFormat::Text, marker) => {
                 // DataFusion's CSV reader has no NULL marker of its own, nor reads uuid
-                // or bytea text: read text, turn the marker into NULL, decode the text
-                // format's escapes, then convert to the column types.
+                // or bytea text, nor timestamps as PostgreSQL writes them: read text, turn
+                // the marker into NULL, decode the text format's escapes, then convert to
+                // the column types (casts, which read timestamps without seconds too).
                 let text_schema = text_schema(&self.read_schema);
                 let frame = ctx
                     .read_csv(self.files.clone(), self.csv_options(&text_schema))
@@ -173,13 +174,19 @@ impl CopySource {
         Ok(frame.select(columns)?)
     }
 
-    /// Whether the table has uuid or binary columns, whose text only Floe reads.
-    fn has_binary_columns(&self) -> bool {
-        self.table_schema
-            .as_struct()
-            .fields()
-            .iter()
-            .any(|field| binary_text(&field.field_type).is_some())
+    /// Whether the table has uuid or binary columns, whose text only Floe reads, or
+    /// timestamps, whose text without seconds only the cast reads.
+    fn has_columns_read_as_text(&self) -> bool {
+        use iceberg::spec::PrimitiveType as P;
+        self.table_schema.as_struct().fields().iter().any(|field| {
+            binary_text(&field.field_type).is_some()
+                || matches!(
+                    *field.field_type,
+                    Type::Primitive(
+                        P::Timestamp | P::Timestamptz | P::TimestampNs | P::TimestamptzNs
+                    )
+                )
+        })
     }
 
     /// The text that stands for NULL; `None`: an empty field.
@@ -371,6 +378,19 @@ fn first_unconvertible(text: &ArrayRef, target: &DataType) -> Result<Option<(usi
     let options = CastOptions {
         safe: true,
         ..CastOptions::default()
+    };
+    // As the load reads it: timestamps without seconds are read as PostgreSQL does.
+    let completed;
+    let text = if matches!(target, DataType::Timestamp(..)) {
+        completed = Arc::new(
+            text.as_string::<i32>()
+                .iter()
+                .map(|value| value.map(crate::timestamp_text::with_seconds))
+                .collect::<StringArray>(),
+        ) as ArrayRef;
+        &completed
+    } else {
+        text
     };
     let converted = cast_with_options(text, target, &options)?;
     let strings = text.as_string::<i32>();

@@ -56,6 +56,7 @@ use crate::settings::Settings;
 use crate::sink::WRITE_METRICS;
 use crate::sort_order;
 use crate::table::IcebergTable;
+use crate::timestamp_text;
 use crate::types::iceberg_type_from_arrow;
 use crate::uuid_text;
 use crate::vacuum::{VacuumRequest, VacuumScope};
@@ -110,6 +111,8 @@ impl Engine {
         // coercion sees them (it cannot compare the two).
         let mut analyzer_rules = Analyzer::new().rules;
         analyzer_rules.insert(0, Arc::new(uuid_text::UuidComparisons));
+        // After type coercion, which adds casts of its own.
+        analyzer_rules.push(Arc::new(timestamp_text::TimestampCasts));
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()

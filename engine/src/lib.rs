@@ -59,6 +59,7 @@ mod table_cache;
 mod table_writer;
 mod text_literal_calls;
 mod time_travel;
+mod timestamp_text;
 mod types;
 mod uuid_text;
 mod vacuum;
