@@ -9,6 +9,7 @@ mod catalog_db;
 pub mod catalog_info;
 mod commit;
 mod copy;
+mod csv_fields;
 mod data_file_scan;
 mod ddl;
 mod dictionary_choice;
