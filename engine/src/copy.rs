@@ -19,13 +19,14 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions::expr_fn::nullif;
-use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF, cast, lit};
+use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF, cast, lit, when};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
 use futures::{StreamExt, TryStreamExt};
 use iceberg::spec::{Schema as IcebergSchema, Type};
 
+use crate::csv_fields;
 use crate::error::{FloeError, Result, sqlstate};
 use crate::parser::{CopyFormat, CopyOptions};
 use crate::pg_text;
@@ -34,7 +35,10 @@ use crate::{bytea_text, uuid_text};
 
 /// The files of one COPY FROM and how to read them.
 pub struct CopySource {
+    /// The files read: those named, or their marked copies (CSV).
     files: Vec<String>,
+    /// The files named, in the same order, for messages.
+    named: Vec<String>,
     format: CopyFormat,
     options: CopyOptions,
     /// The table's columns, all nullable: NOT NULL is checked by the writer, which names
@@ -44,6 +48,9 @@ pub struct CopySource {
     table_name: String,
     /// How messages name the input (`STDIN`, say) instead of `file <path>`.
     shown: Option<String>,
+    /// Where CSV files are copied with their fields marked (see `csv_fields`); removed
+    /// with the source.
+    _marked: Option<tempfile::TempDir>,
 }
 
 impl CopySource {
@@ -61,7 +68,14 @@ impl CopySource {
             Some(format) => format,
             None => format_from_extension(source).unwrap_or(CopyFormat::Text),
         };
-        let files = list_files(ctx, source).await?;
+        let named = list_files(ctx, source).await?;
+        let (files, marked) = match format {
+            CopyFormat::Csv => {
+                let (dir, marked) = mark_csv_fields(ctx, &named, options).await?;
+                (marked, Some(dir))
+            }
+            _ => (named.clone(), None),
+        };
         let arrow_schema = iceberg::arrow::schema_to_arrow_schema(table_schema)?;
         let read_schema = Arc::new(Schema::new(
             arrow_schema
@@ -72,26 +86,29 @@ impl CopySource {
         ));
         Ok(Self {
             files,
+            named,
             format,
             options: options.clone(),
             read_schema,
             table_schema: table_schema.clone(),
             table_name,
             shown: shown.map(str::to_string),
+            _marked: marked,
         })
     }
 
     /// The rows of every file, in the table's columns.
     pub async fn plan(&self, ctx: &SessionContext) -> Result<LogicalPlan> {
         let frame = match (self.format, self.null_marker()) {
-            (CopyFormat::Csv | CopyFormat::Text, None) if !self.has_binary_columns() => {
+            (CopyFormat::Text, None) if !self.has_columns_read_as_text() => {
                 ctx.read_csv(self.files.clone(), self.csv_options(&self.read_schema))
                     .await?
             }
             (CopyFormat::Csv | CopyFormat::Text, marker) => {
                 // DataFusion's CSV reader has no NULL marker of its own, nor reads uuid
-                // or bytea text: read text, turn the marker into NULL, decode the text
-                // format's escapes, then convert to the column types.
+                // or bytea text, nor timestamps as PostgreSQL writes them: read text, turn
+                // the marker into NULL, decode the text format's escapes, then convert to
+                // the column types (casts, which read timestamps without seconds too).
                 let text_schema = text_schema(&self.read_schema);
                 let frame = ctx
                     .read_csv(self.files.clone(), self.csv_options(&text_schema))
@@ -107,13 +124,17 @@ impl CopySource {
                         if let Some(marker) = &marker {
                             value = nullif(value, lit(marker.clone()));
                         }
+                        if self.format == CopyFormat::Csv {
+                            value = when(value.clone().eq(lit(csv_fields::EMPTY)), lit(""))
+                                .otherwise(value)?;
+                        }
                         if self.format == CopyFormat::Text {
                             value = decode.call(vec![value]);
                         }
-                        from_text(value, &table_field.field_type, field.data_type())
-                            .alias(field.name())
+                        Ok(from_text(value, &table_field.field_type, field.data_type())
+                            .alias(field.name()))
                     })
-                    .collect::<Vec<_>>();
+                    .collect::<Result<Vec<_>>>()?;
                 frame.select(columns)?
             }
             (CopyFormat::Json, _) => {
@@ -173,18 +194,26 @@ impl CopySource {
         Ok(frame.select(columns)?)
     }
 
-    /// Whether the table has uuid or binary columns, whose text only Floe reads.
-    fn has_binary_columns(&self) -> bool {
-        self.table_schema
-            .as_struct()
-            .fields()
-            .iter()
-            .any(|field| binary_text(&field.field_type).is_some())
+    /// Whether the table has uuid or binary columns, whose text only Floe reads, or
+    /// timestamps, whose text without seconds only the cast reads.
+    fn has_columns_read_as_text(&self) -> bool {
+        use iceberg::spec::PrimitiveType as P;
+        self.table_schema.as_struct().fields().iter().any(|field| {
+            binary_text(&field.field_type).is_some()
+                || matches!(
+                    *field.field_type,
+                    Type::Primitive(
+                        P::Timestamp | P::Timestamptz | P::TimestampNs | P::TimestamptzNs
+                    )
+                )
+        })
     }
 
-    /// The text that stands for NULL; `None`: an empty field.
+    /// The text that stands for NULL; `None`: an empty field (in CSV files, whose
+    /// fields are marked, always).
     fn null_marker(&self) -> Option<String> {
         match (&self.options.null, self.format) {
+            (_, CopyFormat::Csv) => None,
             (Some(null), _) if !null.is_empty() => Some(null.clone()),
             (None, CopyFormat::Text) => Some("\\N".to_string()),
             _ => None,
@@ -225,10 +254,10 @@ impl CopySource {
             .with_target_partitions(1)
             .with_repartition_file_scans(false);
         let ctx = SessionContext::new_with_config_rt(config, ctx.runtime_env());
-        for file in &self.files {
+        for (file, named) in self.files.iter().zip(&self.named) {
             let shown = match &self.shown {
                 Some(shown) => shown.clone(),
-                None => format!("file {}", file.strip_prefix("file://").unwrap_or(file)),
+                None => format!("file {}", named.strip_prefix("file://").unwrap_or(named)),
             };
             match self.find_bad_value(&ctx, file, &shown).await {
                 Ok(None) => continue,
@@ -271,6 +300,9 @@ impl CopySource {
                 .zip(fields)
             {
                 let mut text = without_marker(text, null_marker.as_deref())?;
+                if self.format == CopyFormat::Csv {
+                    text = csv_empty_strings(&text);
+                }
                 if self.format == CopyFormat::Text {
                     text = match decoded(&text) {
                         Ok(text) => text,
@@ -336,6 +368,64 @@ fn text_schema(schema: &Schema) -> Schema {
     )
 }
 
+/// Marked CSV text with [`csv_fields::EMPTY`] made the empty string again.
+fn csv_empty_strings(text: &ArrayRef) -> ArrayRef {
+    let values: StringArray = text
+        .as_string::<i32>()
+        .iter()
+        .map(|value| value.map(|v| if v == csv_fields::EMPTY { "" } else { v }))
+        .collect();
+    Arc::new(values)
+}
+
+/// Copies each CSV file into `dir` with its fields marked (see `csv_fields`), streaming;
+/// returns the directory and the copies' paths, in the files' order.
+async fn mark_csv_fields(
+    ctx: &SessionContext,
+    files: &[String],
+    options: &CopyOptions,
+) -> Result<(tempfile::TempDir, Vec<String>)> {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::Builder::new()
+        .prefix("floe-copy-csv-")
+        .tempdir()
+        .map_err(|err| FloeError::new(sqlstate::IO_ERROR, format!("COPY: {err}")))?;
+    let quote = options.quote.unwrap_or('"') as u8;
+    let mut marked = Vec::with_capacity(files.len());
+    for (n, file) in files.iter().enumerate() {
+        let url = ListingTableUrl::parse(file)?;
+        let store = ctx.runtime_env().object_store(&url)?;
+        let mut chunks = store
+            .get_opts(url.prefix(), Default::default())
+            .await
+            .map_err(DataFusionError::from)?
+            .into_stream();
+        let path = dir.path().join(format!("{n:06}.csv"));
+        let io_error =
+            |err: std::io::Error| FloeError::new(sqlstate::IO_ERROR, format!("COPY: {err}"));
+        let mut out = tokio::fs::File::create(&path).await.map_err(io_error)?;
+        let mut marker = csv_fields::FieldMarker::new(
+            options.delimiter.unwrap_or(',') as u8,
+            quote,
+            options.escape.map_or(quote, |escape| escape as u8),
+            options.null.as_deref().unwrap_or(""),
+        );
+        let mut buffer = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(DataFusionError::from)?;
+            buffer.clear();
+            marker.push(&chunk, &mut buffer);
+            out.write_all(&buffer).await.map_err(io_error)?;
+        }
+        buffer.clear();
+        marker.finish(&mut buffer);
+        out.write_all(&buffer).await.map_err(io_error)?;
+        out.flush().await.map_err(io_error)?;
+        marked.push(path.display().to_string());
+    }
+    Ok((dir, marked))
+}
+
 /// `text` with the NULL marker's occurrences made NULL.
 fn without_marker(text: &ArrayRef, marker: Option<&str>) -> Result<ArrayRef> {
     let Some(marker) = marker else {
@@ -371,6 +461,19 @@ fn first_unconvertible(text: &ArrayRef, target: &DataType) -> Result<Option<(usi
     let options = CastOptions {
         safe: true,
         ..CastOptions::default()
+    };
+    // As the load reads it: timestamps without seconds are read as PostgreSQL does.
+    let completed;
+    let text = if matches!(target, DataType::Timestamp(..)) {
+        completed = Arc::new(
+            text.as_string::<i32>()
+                .iter()
+                .map(|value| value.map(crate::timestamp_text::with_seconds))
+                .collect::<StringArray>(),
+        ) as ArrayRef;
+        &completed
+    } else {
+        text
     };
     let converted = cast_with_options(text, target, &options)?;
     let strings = text.as_string::<i32>();

@@ -36,7 +36,9 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use crate::bytea_text;
 use crate::copy::{self, CopySource, OneStream};
 use crate::ddl;
+use crate::display_zone;
 use crate::error::{FloeError, Result};
+use crate::function_signatures::FunctionSignatures;
 use crate::information_schema;
 use crate::insert_literals;
 use crate::live_catalog::LiveCatalog;
@@ -48,11 +50,13 @@ use crate::parser::{CopyOptions, CreateTable, Statement, parse_sql};
 use crate::pg_compat;
 use crate::progress::{self, WriteProgress};
 use crate::session_statement::SessionStatement;
+use crate::session_user::{self, Roles};
 use crate::setting_functions;
 use crate::settings::Settings;
 use crate::sink::WRITE_METRICS;
 use crate::sort_order;
 use crate::table::IcebergTable;
+use crate::timestamp_text;
 use crate::types::iceberg_type_from_arrow;
 use crate::uuid_text;
 use crate::vacuum::{VacuumRequest, VacuumScope};
@@ -75,6 +79,10 @@ pub struct Engine {
     /// Names of the statements made with SQL `PREPARE` in this session, which
     /// `DEALLOCATE ALL` and `DISCARD ALL` drop (DataFusion keeps them but cannot list them).
     prepared: Mutex<BTreeSet<String>>,
+    /// The users logged in to any session, which `pg_roles` lists.
+    roles: Roles,
+    /// What `pg_get_function_result` and friends read, loaded when first needed.
+    function_signatures: FunctionSignatures,
 }
 
 /// What a statement needs and gives, known before it runs (the extended protocol's
@@ -103,6 +111,8 @@ impl Engine {
         // coercion sees them (it cannot compare the two).
         let mut analyzer_rules = Analyzer::new().rules;
         analyzer_rules.insert(0, Arc::new(uuid_text::UuidComparisons));
+        // After type coercion, which adds casts of its own.
+        analyzer_rules.push(Arc::new(timestamp_text::TimestampCasts));
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
@@ -113,10 +123,14 @@ impl Engine {
         ctx.register_udf(ScalarUDF::new_from_impl(bytea_text::ByteaFromText::new()));
         let live = Arc::new(LiveCatalog::new(warehouse.catalog.clone()));
         ctx.register_catalog(CATALOG_NAME, live.clone());
-        pg_compat::install(&ctx)?;
+        let roles = Roles::default();
+        pg_compat::install(&ctx, roles.clone())?;
         information_schema::install(&ctx)?;
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
+        session_user::install(&ctx, settings.clone());
+        let function_signatures = FunctionSignatures::default();
+        function_signatures.install(&ctx);
         let engine = Self {
             warehouse,
             ctx,
@@ -126,6 +140,8 @@ impl Engine {
             memory_limit: None,
             progress: Arc::default(),
             prepared: Mutex::default(),
+            roles,
+            function_signatures,
         };
         engine.apply_settings();
         Ok(engine)
@@ -143,6 +159,7 @@ impl Engine {
         let ctx = SessionContext::new_with_state(self.session_state());
         let settings = Arc::new(Mutex::new(Settings::default()));
         setting_functions::install(&ctx, settings.clone());
+        session_user::install(&ctx, settings.clone());
         let session = Engine {
             warehouse: self.warehouse.clone(),
             ctx,
@@ -152,6 +169,8 @@ impl Engine {
             memory_limit: self.memory_limit,
             progress: Arc::default(),
             prepared: Mutex::default(),
+            roles: self.roles.clone(),
+            function_signatures: self.function_signatures.clone(),
         };
         session.apply_settings();
         session
@@ -185,6 +204,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Names the user this session runs as (`current_user`; the operating-system user
+    /// until set); `pg_roles` lists it from then on, in every session.
+    pub fn set_user(&self, user: &str) {
+        self.settings.lock().expect("settings lock").set_user(user);
+        self.roles.add(user);
+    }
+
     /// This session's PostgreSQL settings.
     pub fn settings(&self) -> Settings {
         self.settings.lock().expect("settings lock").clone()
@@ -213,6 +239,7 @@ impl Engine {
 
     /// Splits a SQL text into statements without running anything.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        let sql = &session_user::keyword_calls(sql);
         let search_path = self.settings().get("search_path").unwrap_or_default();
         if let Some(queries) = pg_compat::parse_catalog_query(sql, &search_path) {
             return Ok(queries
@@ -277,7 +304,13 @@ impl Engine {
                 }
                 let schema = match command_tag(&plan) {
                     Some(_) => None,
-                    None => Some(Arc::new(plan.schema().as_arrow().clone())),
+                    None => {
+                        let schema = plan.schema().as_arrow();
+                        Some(
+                            display_zone::schema_in_zone(schema, &self.display_zone())
+                                .unwrap_or_else(|| Arc::new(schema.clone())),
+                        )
+                    }
                 };
                 Ok(Described {
                     parameters: fields,
@@ -765,6 +798,9 @@ impl Engine {
         if reads_listing || is_show {
             self.live.refresh().await?;
         }
+        if self.function_signatures.needed_by(&statement.to_string()) {
+            self.function_signatures.load(&self.ctx).await?;
+        }
         Ok(())
     }
 
@@ -811,8 +847,19 @@ impl Engine {
                 frame.collect().await?;
                 Ok(Output::command(tag))
             }
-            None => Ok(Output::Rows(frame.execute_stream().await?)),
+            None => Ok(Output::Rows(display_zone::stream_in_zone(
+                frame.execute_stream().await?,
+                &self.display_zone(),
+            ))),
         }
+    }
+
+    /// The zone results show timestamptz values in: the session's TimeZone, as DataFusion
+    /// was given it.
+    fn display_zone(&self) -> String {
+        let state = self.ctx.state();
+        let zone = state.config().options().execution.time_zone.clone();
+        zone.unwrap_or_else(|| "+00:00".to_string())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Floe's engine: SQL over Apache Iceberg tables on DataFusion. It knows nothing of
 //! sockets or terminals; the shell and the Postgres-wire server are faces over [`Engine`].
 
+mod array_subquery;
 mod auto_compact;
 mod bytea_text;
 mod catalog;
@@ -8,13 +9,17 @@ mod catalog_db;
 pub mod catalog_info;
 mod commit;
 mod copy;
+mod csv_fields;
 mod data_file_reader;
 mod data_file_scan;
 mod ddl;
 mod dictionary_choice;
+mod display_zone;
 mod engine;
 pub mod error;
+mod expand_array;
 mod field_ids;
+mod function_signatures;
 mod information_schema;
 mod insert_literals;
 mod live_catalog;
@@ -44,6 +49,7 @@ mod rewrite_order;
 mod scan;
 mod scan_with_deletes;
 mod session_statement;
+mod session_user;
 mod setting_functions;
 pub mod settings;
 mod sink;
@@ -55,6 +61,7 @@ mod table_cache;
 mod table_writer;
 mod text_literal_calls;
 mod time_travel;
+mod timestamp_text;
 mod types;
 mod uuid_text;
 mod vacuum;

@@ -15,16 +15,16 @@ use datafusion::logical_expr::{
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArguments, GroupByExpr, Query, Select, SelectItem, SetExpr,
-    Statement as SqlStatement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
-    visit_expressions_mut,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, DataType as SqlDataType, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Query, Select, SelectItem,
+    SetExpr, Statement as SqlStatement, Subscript, TableFactor, Value, VisitMut, VisitorMut,
+    visit_expressions, visit_expressions_mut,
 };
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 
 use crate::error::{FloeError, Result};
+use crate::session_user::{self, Roles};
 use crate::settings::version_string;
 use crate::warehouse::CATALOG_NAME;
 
@@ -58,13 +58,16 @@ fn apply_rules(statement: SqlStatement) -> SqlStatement {
 }
 
 /// Registers `pg_catalog` in Floe's catalog and the PostgreSQL functions in `ctx`.
-pub fn install(ctx: &SessionContext) -> Result<()> {
-    datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG_NAME, EmptyContextProvider)
+pub fn install(ctx: &SessionContext, roles: Roles) -> Result<()> {
+    datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG_NAME, roles)
         .map_err(|err| FloeError::from(*err))?;
     if let Some(catalog) = ctx.catalog(CATALOG_NAME) {
         crate::pg_attribute::install(&catalog)?;
     }
     crate::pg_functions::install(ctx);
+    ctx.register_udf(ScalarUDF::new_from_impl(
+        crate::expand_array::ExpandArray::new(),
+    ));
     let version = create_udf(
         "version",
         vec![],
@@ -137,9 +140,11 @@ impl ScalarUDFImpl for NothingToDescribe {
 }
 
 /// Rewrites PostgreSQL idioms DataFusion does not plan into equivalents it does.
-pub fn rewrite(statement: SqlStatement) -> SqlStatement {
+pub fn rewrite(mut statement: SqlStatement) -> SqlStatement {
+    session_user::name_columns(&mut statement);
     let mut statement = apply_rules(statement);
     rewrite_functions(&mut statement);
+    crate::array_subquery::rewrite(&mut statement);
     let _ = visit_expressions_mut(&mut statement, |expr| {
         crate::uuid_text::rewrite_cast(expr);
         crate::bytea_text::rewrite_cast(expr);
@@ -211,6 +216,37 @@ fn rewrite_functions(statement: &mut SqlStatement) {
                     }
                 }
             }
+            // `(composite).field`, PostgreSQL's field of a row value, is DataFusion's
+            // `struct['field']`.
+            Expr::CompoundFieldAccess { access_chain, .. } => {
+                for access in access_chain {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        *access = AccessExpr::Subscript(Subscript::Index {
+                            index: Expr::Value(
+                                Value::SingleQuotedString(field.value.clone()).into(),
+                            ),
+                        });
+                    }
+                }
+            }
+            // A set-returning function: its rows come from unnest.
+            Expr::Function(function) if crate::expand_array::is_expand_array(function) => {
+                if let Some(unnested) = crate::expand_array::unnested(function) {
+                    *expr = unnested;
+                }
+            }
+            // Access privileges (`proacl`, `relacl`, ...) are aclitem[] in PostgreSQL but
+            // text in datafusion-pg-catalog's tables (NULL: the default privileges), so
+            // psql's `array_to_string(p.proacl, E'\n')` (\df+) is the text itself.
+            Expr::Function(function) if names_function(function, "array_to_string") => {
+                if let FunctionArguments::List(list) = &function.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(column)), ..] =
+                        list.args.as_slice()
+                    && is_acl_column(column)
+                {
+                    *expr = column.clone();
+                }
+            }
             // PostgreSQL's subscripts of an array, a set-returning function DataFusion
             // lacks: as an unnest of 1..n it pairs row by row with an unnest of the same
             // array in the same SELECT list (SQLAlchemy's key-column reflection).
@@ -229,6 +265,20 @@ fn rewrite_functions(statement: &mut SqlStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// A catalog column of access privileges: `relacl`, `p.proacl`, `nspacl` ...
+fn is_acl_column(expr: &Expr) -> bool {
+    let name = match expr {
+        Expr::Identifier(ident) => ident,
+        Expr::CompoundIdentifier(parts) => match parts.last() {
+            Some(last) => last,
+            None => return false,
+        },
+        _ => return false,
+    };
+    let name = name.value.to_ascii_lowercase();
+    name.len() > 3 && name.ends_with("acl")
 }
 
 /// PostgreSQL's argument types of the catalog functions clients pass parameters to.
@@ -274,6 +324,7 @@ pub fn parse_catalog_query(sql: &str, search_path: &str) -> Option<Vec<SqlStatem
     for statement in &mut statements {
         drop_toast_options(statement);
         rewrite_functions(statement);
+        crate::array_subquery::rewrite(statement);
         crate::pg_regproc::rewrite(statement);
         strip_object_casts(statement);
         oid_arrays(statement);
@@ -312,6 +363,8 @@ fn parse_compatible(sql: &str) -> Option<Vec<SqlStatement>> {
             .map(|(plain, swapped)| {
                 if COMPATIBILITY.rewrite(plain.clone()).to_string() == swapped.to_string() {
                     let mut plain = plain;
+                    // Before the rules, which rename current_user.
+                    session_user::name_columns(&mut plain);
                     // Before the rules, which drop casts to regtype.
                     type_names(&mut plain);
                     relation_lookups(&mut plain);

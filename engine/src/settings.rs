@@ -148,6 +148,9 @@ const SETTINGS: &[Setting] = &[
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     changed: BTreeMap<&'static str, String>,
+    /// The user the session logged in as (`None`: the operating-system user); not a
+    /// setting a client changes, so RESET ALL keeps it.
+    user: Option<String>,
 }
 
 fn lookup(name: &str) -> Result<&'static Setting> {
@@ -205,6 +208,17 @@ impl Settings {
         let setting = lookup(name)?;
         self.changed.remove(setting.name);
         Ok(setting.name)
+    }
+
+    /// The user the session runs as (`current_user`).
+    pub fn user(&self) -> String {
+        self.user
+            .clone()
+            .unwrap_or_else(crate::session_user::default_user)
+    }
+
+    pub fn set_user(&mut self, user: &str) {
+        self.user = Some(user.to_string());
     }
 
     pub fn reset_all(&mut self) {

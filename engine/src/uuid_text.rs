@@ -175,7 +175,7 @@ impl AnalyzerRule for UuidComparisons {
     }
 }
 
-fn merged_input_schema(plan: &LogicalPlan) -> DFSchema {
+pub(crate) fn merged_input_schema(plan: &LogicalPlan) -> DFSchema {
     let mut schema = DFSchema::empty();
     for input in plan.inputs() {
         schema.merge(input.schema());

@@ -243,6 +243,9 @@ impl Backend {
         client.set_pid_and_secret_key(pid, secret.clone());
 
         let session = self.engine.new_session();
+        if let Some(user) = client.metadata().get(pgwire::api::METADATA_USER) {
+            session.set_user(user);
+        }
         startup_settings(client, &session)?;
         let parameters = SessionParameters(reported_values(&session.settings()));
         let cancel = Arc::new(CancelSwitch::default());

@@ -19,7 +19,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 
 use crate::nested_arrays::{self, NestedArrays};
-use crate::temporal_text::{fixed_offset, push_time, push_timestamp};
+use crate::temporal_text::{TimestampZone, push_time, push_timestamp};
 
 /// The DataRows of `batch`, whose columns are described by `fields` (types and formats),
 /// floats in text printed as PostgreSQL prints them with `extra_float_digits`.
@@ -102,11 +102,11 @@ pub(crate) enum Column {
     /// Bytes: raw in binary, `\x` and hex digits in text (PostgreSQL's `bytea_output =
     /// hex`).
     Bytes(ArrayRef, FieldFormat),
-    /// Timestamps in text, as microseconds after the epoch; with `offset` (seconds east of
-    /// UTC) a timestamptz shown in that fixed offset.
+    /// Timestamps in text, as microseconds after the epoch; with `zone` a timestamptz
+    /// shown in that zone (the engine labels them with the session's TimeZone).
     Timestamps {
         micros: Int64Array,
-        offset: Option<i32>,
+        zone: Option<TimestampZone>,
     },
     /// Times of day in text, as microseconds after midnight.
     Times(Int64Array),
@@ -168,11 +168,13 @@ impl Column {
             (DataType::Timestamp(unit, zone), _)
                 if format == FieldFormat::Text
                     && matches!(*pg_type, Type::TIMESTAMP | Type::TIMESTAMPTZ)
-                    && zone.as_deref().is_none_or(|z| fixed_offset(z).is_some()) =>
+                    && zone
+                        .as_deref()
+                        .is_none_or(|z| TimestampZone::new(z).is_some()) =>
             {
                 Column::Timestamps {
                     micros: microseconds(array, *unit)?,
-                    offset: zone.as_deref().and_then(fixed_offset),
+                    zone: zone.as_deref().and_then(TimestampZone::new),
                 }
             }
             (DataType::Time32(unit) | DataType::Time64(unit), _)
@@ -208,8 +210,10 @@ impl Column {
                 return;
             }
             Column::Strings(array) | Column::Bytes(array, _) if array.is_null(row) => {}
-            Column::Timestamps { micros, offset } if micros.is_valid(row) => {
-                with_length(out, |out| push_timestamp(out, micros.value(row), *offset));
+            Column::Timestamps { micros, zone } if micros.is_valid(row) => {
+                let micros = micros.value(row);
+                let offset = zone.as_ref().map(|zone| zone.offset_at(micros));
+                with_length(out, |out| push_timestamp(out, micros, offset));
                 return;
             }
             Column::Times(micros) if micros.is_valid(row) => {

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, SinkExt, StreamExt};
 use pgwire::api::{ClientInfo, ErrorHandler, PgWireConnectionState, PgWireServerHandlers};
-use pgwire::error::ErrorInfo;
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::TlsAcceptor;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
@@ -53,25 +55,24 @@ pub async fn serve_socket<H: PgWireServerHandlers>(
                 | PgWireConnectionState::AuthenticationInProgress
         );
         let message = tokio::select! {
-            message = socket.next() => message,
+            message = next_message(&mut socket) => message,
             _ = &mut startup_deadline, if starting => return Ok(()),
             _ = stopped(&mut shutdown), if answered => {
-                let goodbye = ErrorInfo::new(
-                    "FATAL".to_string(),
-                    "57P01".to_string(),
-                    "terminating connection due to administrator command".to_string(),
-                );
-                let _ = socket
-                    .send(PgWireBackendMessage::ErrorResponse(goodbye.into()))
-                    .await;
-                let _ = socket.close().await;
-                return Ok(());
+                let goodbye = "terminating connection due to administrator command";
+                return fatal(&mut socket, "57P01", goodbye.to_string()).await;
             }
         };
         let message = match message {
             Some(Ok(message)) => message,
-            // The client left, or sent something that is not a message.
-            Some(Err(_)) | None => return Ok(()),
+            // Something that is not a message (an unknown type, a bad length, a message
+            // cut short by the end of the stream): the client is told why and this
+            // connection ends; the server and its other connections go on.
+            Some(Err(err)) => {
+                let why = format!("invalid frontend message: {err}");
+                return fatal(&mut socket, "08P01", why).await;
+            }
+            // The client left.
+            None => return Ok(()),
         };
         // Terminate: the client is leaving and waits for the socket to close.
         if matches!(message, PgWireFrontendMessage::Terminate(_)) {
@@ -98,6 +99,35 @@ pub async fn serve_socket<H: PgWireServerHandlers>(
             process_error(&mut socket, err, extended_protocol).await?;
         }
     }
+}
+
+/// The client's next message. pgwire's decoder panics on some malformed lengths (a
+/// CopyData or password message whose length is under 4 subtracts past zero); that is
+/// a malformed message like any other, not the end of the server.
+async fn next_message<S>(socket: &mut S) -> Option<PgWireResult<PgWireFrontendMessage>>
+where
+    S: StreamExt<Item = PgWireResult<PgWireFrontendMessage>> + Unpin,
+{
+    match AssertUnwindSafe(socket.next()).catch_unwind().await {
+        Ok(message) => message,
+        Err(_) => Some(Err(PgWireError::IoError(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "a message length shorter than its header",
+        )))),
+    }
+}
+
+/// Tells the client FATAL `code` and closes the socket (the client may be gone already).
+async fn fatal<S>(socket: &mut S, code: &str, message: String) -> std::io::Result<()>
+where
+    S: SinkExt<PgWireBackendMessage> + Unpin,
+{
+    let error = ErrorInfo::new("FATAL".to_string(), code.to_string(), message);
+    let _ = socket
+        .send(PgWireBackendMessage::ErrorResponse(error.into()))
+        .await;
+    let _ = socket.close().await;
+    Ok(())
 }
 
 /// Resolves once the server is shutting down.

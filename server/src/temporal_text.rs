@@ -4,14 +4,47 @@
 //! `BC`. (arrow-pg always prints six fractional digits.)
 
 use bytes::BytesMut;
+use chrono::{DateTime, Offset, TimeZone};
+use floe_engine::arrow::array::timezone::Tz;
 use std::fmt::Write;
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
+/// The zone a timestamptz column is shown in: a fixed offset, or a named zone whose
+/// offset depends on the instant (daylight saving time).
+#[derive(Debug, Clone, Copy)]
+pub enum TimestampZone {
+    Fixed(i32),
+    Named(Tz),
+}
+
+impl TimestampZone {
+    /// The zone an Arrow time zone string names; `None` when it names none.
+    pub fn new(zone: &str) -> Option<TimestampZone> {
+        fixed_offset(zone)
+            .map(TimestampZone::Fixed)
+            .or_else(|| zone.parse::<Tz>().ok().map(TimestampZone::Named))
+    }
+
+    /// The offset in seconds east of UTC at the instant `micros` after the epoch.
+    pub fn offset_at(&self, micros: i64) -> i32 {
+        match self {
+            TimestampZone::Fixed(offset) => *offset,
+            TimestampZone::Named(zone) => DateTime::from_timestamp_micros(micros)
+                .map(|utc| {
+                    zone.offset_from_utc_datetime(&utc.naive_utc())
+                        .fix()
+                        .local_minus_utc()
+                })
+                .unwrap_or(0),
+        }
+    }
+}
+
 /// The offset in seconds east of UTC that an Arrow time zone names, when it is a fixed
 /// one (`+00:00`, `-05:30`, `UTC`, `Z`); `None` for a named zone such as `Europe/Paris`.
-pub fn fixed_offset(zone: &str) -> Option<i32> {
+fn fixed_offset(zone: &str) -> Option<i32> {
     if zone.eq_ignore_ascii_case("utc") || zone == "Z" {
         return Some(0);
     }
@@ -153,5 +186,23 @@ mod tests {
         assert_eq!(fixed_offset("+02"), Some(7200));
         assert_eq!(fixed_offset("Europe/Paris"), None);
         assert_eq!(fixed_offset("+25:00"), None);
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving_time() {
+        let new_york = TimestampZone::new("America/New_York").unwrap();
+        // 2024-06-01 12:00 UTC is summer time (-04), 2024-01-01 10:00:15 UTC winter (-05).
+        let june = 1_717_243_200 * MICROS_PER_SECOND;
+        assert_eq!(new_york.offset_at(june), -4 * 3600);
+        assert_eq!(new_york.offset_at(MORNING), -5 * 3600);
+        assert_eq!(
+            timestamp(june, Some(new_york.offset_at(june))),
+            "2024-06-01 08:00:00-04"
+        );
+        assert!(matches!(
+            TimestampZone::new("+05:30"),
+            Some(TimestampZone::Fixed(19_800))
+        ));
+        assert!(TimestampZone::new("Nowhere/Bad").is_none());
     }
 }

@@ -187,3 +187,63 @@ async fn copy_in_through_the_extended_protocol() {
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 3);
 }
+
+/// CSV tells NULL from the empty string by quoting, as in PostgreSQL: an unquoted empty
+/// field is NULL, `""` the empty string; with `NULL 'x'` an unquoted x is NULL and a
+/// quoted one the text x.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_nulls_and_empty_strings() {
+    use futures::SinkExt;
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE plain (id INT, a TEXT, b TEXT); CREATE TABLE marked (id INT, a TEXT, b TEXT)")
+        .await
+        .unwrap();
+    let data = b"1,,\"\"\n2,\"\",x\n3,\"x\",\n4,\"a,\"\"b\"\"\nc\",\r\n";
+    for copy in [
+        "COPY plain FROM STDIN (FORMAT csv)",
+        "COPY marked FROM STDIN (FORMAT csv, NULL 'x')",
+    ] {
+        let sink = client.copy_in::<_, &'static [u8]>(copy).await.unwrap();
+        futures::pin_mut!(sink);
+        sink.send(&data[..]).await.unwrap();
+        sink.finish().await.unwrap();
+    }
+    let rows = |table: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(&format!("SELECT a, b FROM {table} ORDER BY id"), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    (
+                        row.get::<_, Option<String>>(0),
+                        row.get::<_, Option<String>>(1),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let text = |value: &str| Some(value.to_string());
+    assert_eq!(
+        rows("plain").await,
+        vec![
+            (None, text("")),
+            (text(""), text("x")),
+            (text("x"), None),
+            (text("a,\"b\"\nc"), None),
+        ]
+    );
+    assert_eq!(
+        rows("marked").await,
+        vec![
+            (text(""), text("")),
+            (text(""), None),
+            (text("x"), text("")),
+            (text("a,\"b\"\nc"), text("")),
+        ]
+    );
+}

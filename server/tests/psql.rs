@@ -92,3 +92,60 @@ async fn meta_commands_describe_iceberg_tables() {
         " n \n---\n 0\n(1 row)\n\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_the_users_that_logged_in() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let run = |script: &'static str| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || psql(&server, script))
+    };
+    assert_eq!(
+        run("SELECT current_user, session_user, user, current_user() AS called")
+            .await
+            .unwrap(),
+        " current_user | session_user | user | called \n\
+         --------------+--------------+------+--------\n \
+         floe         | floe         | floe | floe\n(1 row)\n\n"
+    );
+    let roles = "                       List of roles\n \
+                 Role name |            Attributes             | Member of \n\
+                 -----------+-----------------------------------+-----------\n \
+                 floe      | Superuser, Create role, Create DB | {}\n\n";
+    assert_eq!(run("\\du").await.unwrap(), roles);
+    assert_eq!(run("\\dg").await.unwrap(), roles);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_are_listed() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let run = |script: &'static str| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || psql(&server, script))
+    };
+    // Floe has no user-defined functions: \df lists none, as on a new PostgreSQL
+    // database, and finds the built-ins by name.
+    assert_eq!(
+        run("\\df").await.unwrap(),
+        "                       List of functions\n \
+         Schema | Name | Result data type | Argument data types | Type \n\
+         --------+------+------------------+---------------------+------\n(0 rows)\n\n"
+    );
+    assert!(
+        run("\\df+")
+            .await
+            .unwrap()
+            .contains("| Security | Access privileges | Language | Source code | Description \n")
+    );
+    assert_eq!(
+        run("\\df substr").await.unwrap(),
+        "                            List of functions\n   \
+         Schema   |  Name  | Result data type |   Argument data types   | Type \n\
+         ------------+--------+------------------+-------------------------+------\n \
+         pg_catalog | substr | bytea            | bytea, integer          | func\n \
+         pg_catalog | substr | bytea            | bytea, integer, integer | func\n \
+         pg_catalog | substr | text             | text, integer           | func\n \
+         pg_catalog | substr | text             | text, integer, integer  | func\n\
+         (4 rows)\n\n"
+    );
+}

@@ -610,20 +610,97 @@ async fn statement_timeout_stops_long_statements() {
     );
 }
 
+/// The backend messages `raw` receives until the server closes it, as (type, body).
+async fn messages_until_closed(raw: &mut tokio::net::TcpStream) -> Vec<(u8, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    raw.read_to_end(&mut bytes).await.unwrap();
+    let mut messages = Vec::new();
+    let mut rest = bytes.as_slice();
+    while rest.len() >= 5 {
+        let length = i32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
+        messages.push((rest[0], rest[5..1 + length].to_vec()));
+        rest = &rest[1 + length..];
+    }
+    assert!(rest.is_empty(), "a partial message at the end: {rest:?}");
+    messages
+}
+
+/// The (severity, SQLSTATE) of an ErrorResponse body.
+fn severity_and_code(body: &[u8]) -> (String, String) {
+    let mut severity = String::new();
+    let mut code = String::new();
+    for field in body.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let value = String::from_utf8_lossy(&field[1..]).to_string();
+        match field[0] {
+            b'S' => severity = value,
+            b'C' => code = value,
+            _ => {}
+        }
+    }
+    (severity, code)
+}
+
+/// A connection that has logged in as `floe` and is ready for queries.
+async fn logged_in(port: u16) -> tokio::net::TcpStream {
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut body = vec![0, 3, 0, 0];
+    for text in ["user", "floe", "database", "floe", ""] {
+        body.extend_from_slice(text.as_bytes());
+        body.push(0);
+    }
+    let mut startup = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    startup.extend_from_slice(&body);
+    raw.write_all(&startup).await.unwrap();
+    // Read until ReadyForQuery ('Z', length 5, status 'I').
+    let mut seen = Vec::new();
+    while !seen.ends_with(&[b'Z', 0, 0, 0, 5, b'I']) {
+        let mut byte = [0u8; 1];
+        raw.read_exact(&mut byte).await.unwrap();
+        seen.push(byte[0]);
+    }
+    raw
+}
+
 #[tokio::test]
-async fn a_malformed_message_ends_only_its_connection() {
+async fn a_malformed_message_ends_only_its_connection_with_08p01() {
     let server = TestServer::start().await;
     let client = server.connect().await;
+    // Each is sent on a connection of its own: a startup packet cut short by the end of
+    // the stream, then after login an unknown message type, a CopyData message whose
+    // length is under its header's, a Query longer than the limit, and a Query cut short.
+    let after_login: [&[u8]; 4] = [
+        &[0x01, 0, 0, 0, 4],
+        &[b'd', 0, 0, 0, 2, 0, 0, 0, 0],
+        &[b'Q', 0x7f, 0, 0, 0],
+        &[b'Q', 0, 0, 0, 100, b'S', b'E', b'L'],
+    ];
     let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
         .await
         .unwrap();
-    // A startup packet claiming protocol 9.9 and a length far past what follows.
-    raw.write_all(&[0, 0, 0, 200, 0, 9, 0, 9, b'x', b'y'])
+    raw.write_all(&[0, 0, 0, 200, 0, 3, 0, 0, b'u', b's'])
         .await
         .unwrap();
     raw.shutdown().await.unwrap();
-    let mut rest = Vec::new();
-    let _ = raw.read_to_end(&mut rest).await;
+    let mut answers = vec![messages_until_closed(&mut raw).await];
+    for message in after_login {
+        let mut raw = logged_in(server.port).await;
+        raw.write_all(message).await.unwrap();
+        raw.shutdown().await.unwrap();
+        answers.push(messages_until_closed(&mut raw).await);
+    }
+    for (case, answer) in answers.iter().enumerate() {
+        assert_eq!(answer.len(), 1, "case {case}: {answer:?}");
+        let (kind, body) = &answer[0];
+        assert_eq!(*kind, b'E', "case {case}: {answer:?}");
+        assert_eq!(
+            severity_and_code(body),
+            ("FATAL".to_string(), "08P01".to_string()),
+            "case {case}"
+        );
+    }
+    // The other connections and the server go on.
     assert_eq!(
         text_rows(&client, "SELECT 1").await,
         vec![vec![Some("1".to_string())]]
@@ -720,5 +797,82 @@ async fn timestamptz_literals_and_now_are_timestamptz_in_the_session_zone() {
     assert_eq!(
         text_rows(&client, "SHOW TimeZone").await,
         vec![vec![Some("Europe/Paris".to_string())]]
+    );
+}
+
+#[tokio::test]
+async fn timestamptz_text_is_shown_in_the_session_time_zone() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE events (at TIMESTAMPTZ); \
+             INSERT INTO events VALUES (TIMESTAMPTZ '2024-01-15 12:00:00+00'); \
+             SET TimeZone = 'America/New_York'",
+        )
+        .await
+        .unwrap();
+    // Summer and winter offsets of the named zone, for a literal and a stored column.
+    assert_eq!(
+        text_rows(
+            &client,
+            "SELECT TIMESTAMPTZ '2024-06-01 12:00:00+00', at FROM events"
+        )
+        .await,
+        vec![vec![
+            Some("2024-06-01 08:00:00-04".to_string()),
+            Some("2024-01-15 07:00:00-05".to_string())
+        ]]
+    );
+    // Binary results are the same instants (UTC microseconds) whatever the zone.
+    let row = client
+        .query_one(
+            "SELECT TIMESTAMPTZ '2024-06-01 12:00:00+00', at FROM events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let summer: chrono::DateTime<chrono::Utc> = row.get(0);
+    let winter: chrono::DateTime<chrono::Utc> = row.get(1);
+    assert_eq!(summer.to_rfc3339(), "2024-06-01T12:00:00+00:00");
+    assert_eq!(winter.to_rfc3339(), "2024-01-15T12:00:00+00:00");
+    client
+        .batch_execute("SET TimeZone = '+05:30'")
+        .await
+        .unwrap();
+    assert_eq!(
+        text_rows(&client, "SELECT at FROM events").await,
+        vec![vec![Some("2024-01-15 17:30:00+05:30".to_string())]]
+    );
+    client.batch_execute("RESET TimeZone").await.unwrap();
+    assert_eq!(
+        text_rows(&client, "SELECT at FROM events").await,
+        vec![vec![Some("2024-01-15 12:00:00+00".to_string())]]
+    );
+}
+
+#[tokio::test]
+async fn current_user_is_the_login_user() {
+    let server = TestServer::start().await;
+    let url = server.url().replace("user=floe", "user=alice");
+    let (alice, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let bob = server.connect().await;
+    assert_eq!(
+        text_rows(&alice, "SELECT current_user, session_user, user").await,
+        vec![vec![Some("alice".to_string()); 3]]
+    );
+    // Each session its own user, in the extended protocol too; RESET ALL keeps it.
+    bob.batch_execute("RESET ALL").await.unwrap();
+    let row = bob.query_one("SELECT current_user()", &[]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "floe");
+    assert_eq!(row.columns()[0].name(), "current_user");
+    // pg_roles lists both users.
+    assert_eq!(
+        text_rows(&bob, "SELECT rolname FROM pg_catalog.pg_roles ORDER BY 1").await,
+        vec![
+            vec![Some("alice".to_string())],
+            vec![Some("floe".to_string())]
+        ]
     );
 }

@@ -99,6 +99,19 @@ public class FloeJdbc {
                 "at_utc 9 " + Types.TIMESTAMP + " timestamptz 35 6 YES"), "getColumns(people)");
         checkEqual(column(metadata.getColumns(null, "sales", "orders", "t%"), "COLUMN_NAME"),
                 List.of("total"), "getColumns(pattern)");
+
+        // Iceberg tables have no primary keys (pg_index is empty): the query pgJDBC sends
+        // (information_schema._pg_expandarray over index keys) answers with no rows.
+        try (ResultSet keys = metadata.getPrimaryKeys(null, "public", "people")) {
+            ResultSetMetaData shape = keys.getMetaData();
+            List<String> labels = new ArrayList<>();
+            for (int i = 1; i <= shape.getColumnCount(); i++) {
+                labels.add(shape.getColumnLabel(i).toUpperCase());
+            }
+            checkEqual(labels, List.of("TABLE_CAT", "TABLE_SCHEM", "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME"),
+                    "getPrimaryKeys columns");
+            check(!keys.next(), "getPrimaryKeys(people) has no rows");
+        }
     }
 
     static void checkPreparedStatements(Connection connection) throws SQLException {
