@@ -48,9 +48,9 @@ pub struct CopySource {
     table_name: String,
     /// How messages name the input (`STDIN`, say) instead of `file <path>`.
     shown: Option<String>,
-    /// Where CSV files are copied with their fields marked (see `csv_fields`); removed
-    /// with the source.
-    _marked: Option<tempfile::TempDir>,
+    /// Where CSV files are copied with their fields marked (see `csv_fields`), when they
+    /// need it; removed with the source.
+    marked: Option<tempfile::TempDir>,
 }
 
 impl CopySource {
@@ -70,7 +70,7 @@ impl CopySource {
         };
         let named = list_files(ctx, source).await?;
         let (files, marked) = match format {
-            CopyFormat::Csv => {
+            CopyFormat::Csv if csv_needs_marking(ctx, &named, options).await? => {
                 let (dir, marked) = mark_csv_fields(ctx, &named, options).await?;
                 (marked, Some(dir))
             }
@@ -93,14 +93,16 @@ impl CopySource {
             table_schema: table_schema.clone(),
             table_name,
             shown: shown.map(str::to_string),
-            _marked: marked,
+            marked,
         })
     }
 
     /// The rows of every file, in the table's columns.
     pub async fn plan(&self, ctx: &SessionContext) -> Result<LogicalPlan> {
         let frame = match (self.format, self.null_marker()) {
-            (CopyFormat::Text, None) if !self.has_columns_read_as_text() => {
+            (CopyFormat::Text, None) | (CopyFormat::Csv, None)
+                if self.marked.is_none() && !self.has_columns_read_as_text() =>
+            {
                 ctx.read_csv(self.files.clone(), self.csv_options(&self.read_schema))
                     .await?
             }
@@ -124,7 +126,7 @@ impl CopySource {
                         if let Some(marker) = &marker {
                             value = nullif(value, lit(marker.clone()));
                         }
-                        if self.format == CopyFormat::Csv {
+                        if self.marked.is_some() {
                             value = when(value.clone().eq(lit(csv_fields::EMPTY)), lit(""))
                                 .otherwise(value)?;
                         }
@@ -300,7 +302,7 @@ impl CopySource {
                 .zip(fields)
             {
                 let mut text = without_marker(text, null_marker.as_deref())?;
-                if self.format == CopyFormat::Csv {
+                if self.marked.is_some() {
                     text = csv_empty_strings(&text);
                 }
                 if self.format == CopyFormat::Text {
@@ -376,6 +378,44 @@ fn csv_empty_strings(text: &ArrayRef) -> ArrayRef {
         .map(|value| value.map(|v| if v == csv_fields::EMPTY { "" } else { v }))
         .collect();
     Arc::new(values)
+}
+
+/// Whether CSV `files` must be marked before DataFusion reads them: when NULL is not the
+/// empty field, or when a file may hold a quoted empty field (two quotes in a row). Any
+/// other file reads the same either way (an empty field is NULL), and is read as it is:
+/// marking costs a copy of the file.
+async fn csv_needs_marking(
+    ctx: &SessionContext,
+    files: &[String],
+    options: &CopyOptions,
+) -> Result<bool> {
+    if options.null.as_deref().is_some_and(|null| !null.is_empty()) {
+        return Ok(true);
+    }
+    let quote = options.quote.unwrap_or('"') as u8;
+    let pair = [quote, quote];
+    let finder = memchr::memmem::Finder::new(&pair);
+    for file in files {
+        let url = ListingTableUrl::parse(file)?;
+        let store = ctx.runtime_env().object_store(&url)?;
+        let mut chunks = store
+            .get_opts(url.prefix(), Default::default())
+            .await
+            .map_err(DataFusionError::from)?
+            .into_stream();
+        // A quote ending one chunk and one starting the next are a pair too.
+        let mut quote_at_end = false;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(DataFusionError::from)?;
+            if (quote_at_end && chunk.first() == Some(&quote)) || finder.find(&chunk).is_some() {
+                return Ok(true);
+            }
+            if !chunk.is_empty() {
+                quote_at_end = chunk.last() == Some(&quote);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Copies each CSV file into `dir` with its fields marked (see `csv_fields`), streaming;
