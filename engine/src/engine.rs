@@ -857,8 +857,9 @@ impl Engine {
     /// The zone results show timestamptz values in: the session's TimeZone, as DataFusion
     /// was given it.
     fn display_zone(&self) -> String {
-        let state = self.ctx.state();
-        let zone = state.config().options().execution.time_zone.clone();
+        // Read in place: `ctx.state()` would clone the whole session state per statement.
+        let state = self.ctx.state_ref();
+        let zone = state.read().config().options().execution.time_zone.clone();
         zone.unwrap_or_else(|| "+00:00".to_string())
     }
 }
