@@ -396,13 +396,7 @@ async fn csv_needs_marking(
     let pair = [quote, quote];
     let finder = memchr::memmem::Finder::new(&pair);
     for file in files {
-        let url = ListingTableUrl::parse(file)?;
-        let store = ctx.runtime_env().object_store(&url)?;
-        let mut chunks = store
-            .get_opts(url.prefix(), Default::default())
-            .await
-            .map_err(DataFusionError::from)?
-            .into_stream();
+        let mut chunks = file_chunks(ctx, file).await?;
         // A quote ending one chunk and one starting the next are a pair too.
         let mut quote_at_end = false;
         while let Some(chunk) = chunks.next().await {
@@ -416,6 +410,20 @@ async fn csv_needs_marking(
         }
     }
     Ok(false)
+}
+
+/// The bytes of `file`, streamed in the pieces its object store delivers.
+async fn file_chunks(
+    ctx: &SessionContext,
+    file: &str,
+) -> Result<futures::stream::BoxStream<'static, datafusion::object_store::Result<bytes::Bytes>>> {
+    let url = ListingTableUrl::parse(file)?;
+    let store = ctx.runtime_env().object_store(&url)?;
+    let result = store
+        .get_opts(url.prefix(), Default::default())
+        .await
+        .map_err(DataFusionError::from)?;
+    Ok(result.into_stream())
 }
 
 /// Copies each CSV file into `dir` with its fields marked (see `csv_fields`), streaming;
@@ -433,13 +441,7 @@ async fn mark_csv_fields(
     let quote = options.quote.unwrap_or('"') as u8;
     let mut marked = Vec::with_capacity(files.len());
     for (n, file) in files.iter().enumerate() {
-        let url = ListingTableUrl::parse(file)?;
-        let store = ctx.runtime_env().object_store(&url)?;
-        let mut chunks = store
-            .get_opts(url.prefix(), Default::default())
-            .await
-            .map_err(DataFusionError::from)?
-            .into_stream();
+        let mut chunks = file_chunks(ctx, file).await?;
         let path = dir.path().join(format!("{n:06}.csv"));
         let io_error =
             |err: std::io::Error| FloeError::new(sqlstate::IO_ERROR, format!("COPY: {err}"));
