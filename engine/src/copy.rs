@@ -6,12 +6,13 @@
 //! CSV is parsed at full speed with all files in parallel; only when that fails are the
 //! files read again, one by one and in order, to name the file, line and column at fault.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::config::CsvOptions;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::listing::ListingTableUrl;
@@ -20,12 +21,15 @@ use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF, cast, lit, when};
+use datafusion::object_store::buffered::BufWriter;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
 use futures::{StreamExt, TryStreamExt};
 use iceberg::spec::{Schema as IcebergSchema, Type};
+use tokio::io::AsyncWriteExt;
 
+use crate::copy_lines::CopyLines;
 use crate::csv_fields;
 use crate::error::{FloeError, Result, sqlstate};
 use crate::parser::{CopyFormat, CopyOptions};
@@ -70,8 +74,10 @@ impl CopySource {
         };
         let named = list_files(ctx, source).await?;
         let (files, marked) = match format {
-            CopyFormat::Csv if csv_needs_marking(ctx, &named, options).await? => {
-                let (dir, marked) = mark_csv_fields(ctx, &named, options).await?;
+            CopyFormat::Csv | CopyFormat::Text
+                if needs_marking(ctx, &named, format, options).await? =>
+            {
+                let (dir, marked) = mark_fields(ctx, &named, format, options).await?;
                 (marked, Some(dir))
             }
             _ => (named.clone(), None),
@@ -127,7 +133,7 @@ impl CopySource {
                             value = nullif(value, lit(marker.clone()));
                         }
                         if self.marked.is_some() {
-                            value = when(value.clone().eq(lit(csv_fields::EMPTY)), lit(""))
+                            value = when(value.clone().eq(lit(self.empty_marker())), lit(""))
                                 .otherwise(value)?;
                         }
                         if self.format == CopyFormat::Text {
@@ -222,6 +228,10 @@ impl CopySource {
         }
     }
 
+    fn empty_marker(&self) -> &'static str {
+        empty_marker(self.format)
+    }
+
     fn csv_options<'a>(&self, schema: &'a Schema) -> CsvReadOptions<'a> {
         let text = self.format == CopyFormat::Text;
         let delimiter = self
@@ -303,7 +313,7 @@ impl CopySource {
             {
                 let mut text = without_marker(text, null_marker.as_deref())?;
                 if self.marked.is_some() {
-                    text = csv_empty_strings(&text);
+                    text = empty_strings(&text, self.empty_marker());
                 }
                 if self.format == CopyFormat::Text {
                     text = match decoded(&text) {
@@ -370,43 +380,68 @@ fn text_schema(schema: &Schema) -> Schema {
     )
 }
 
-/// Marked CSV text with [`csv_fields::EMPTY`] made the empty string again.
-fn csv_empty_strings(text: &ArrayRef) -> ArrayRef {
+/// Marked text with its `marker` of the empty string made the empty string again.
+fn empty_strings(text: &ArrayRef, marker: &str) -> ArrayRef {
     let values: StringArray = text
         .as_string::<i32>()
         .iter()
-        .map(|value| value.map(|v| if v == csv_fields::EMPTY { "" } else { v }))
+        .map(|value| value.map(|v| if v == marker { "" } else { v }))
         .collect();
     Arc::new(values)
 }
 
-/// Whether CSV `files` must be marked before DataFusion reads them: when NULL is not the
-/// empty field, or when a file may hold a quoted empty field (two quotes in a row). Any
-/// other file reads the same either way (an empty field is NULL), and is read as it is:
-/// marking costs a copy of the file.
-async fn csv_needs_marking(
+/// What stands for the empty string in marked files of `format`.
+fn empty_marker(format: CopyFormat) -> &'static str {
+    match format {
+        CopyFormat::Text => csv_fields::EMPTY_IN_TEXT,
+        _ => csv_fields::EMPTY,
+    }
+}
+
+/// Whether `files` must be marked before they are read (see [`csv_fields`]): CSV when a
+/// field may be `""` (two quotes in a row) or the NULL string is not empty; text when a
+/// field may be empty (two delimiters in a row, or one at either end of a line) and the
+/// NULL string is not the empty field. Found with one `memchr` pass over each file; other
+/// files read the same either way and are read as they are, since marking costs a copy.
+async fn needs_marking(
     ctx: &SessionContext,
     files: &[String],
+    format: CopyFormat,
     options: &CopyOptions,
 ) -> Result<bool> {
-    if options.null.as_deref().is_some_and(|null| !null.is_empty()) {
-        return Ok(true);
-    }
-    let quote = options.quote.unwrap_or('"') as u8;
-    let pair = [quote, quote];
-    let finder = memchr::memmem::Finder::new(&pair);
+    let null_is_empty = options.null.as_deref().is_some_and(str::is_empty);
+    let (pairs, empty_at_start) = if format == CopyFormat::Csv {
+        if !null_is_empty && options.null.is_some() {
+            return Ok(true);
+        }
+        let quote = options.quote.unwrap_or('"') as u8;
+        (vec![[quote, quote]], false)
+    } else {
+        if null_is_empty {
+            return Ok(false);
+        }
+        let d = options.delimiter.unwrap_or('\t') as u8;
+        (vec![[d, d], [d, b'\n'], [d, b'\r'], [b'\n', d]], true)
+    };
+    let finders: Vec<_> = pairs
+        .iter()
+        .map(memchr::memmem::Finder::new)
+        .collect();
     for file in files {
         let mut chunks = file_chunks(ctx, file).await?;
-        // A quote ending one chunk and one starting the next are a pair too.
-        let mut quote_at_end = false;
+        // The last byte of one chunk and the first of the next are a pair too.
+        let mut previous = empty_at_start.then_some(b'\n');
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(DataFusionError::from)?;
-            if (quote_at_end && chunk.first() == Some(&quote)) || finder.find(&chunk).is_some() {
+            let Some(&first) = chunk.first() else {
+                continue;
+            };
+            if previous.is_some_and(|last| pairs.contains(&[last, first]))
+                || finders.iter().any(|finder| finder.find(&chunk).is_some())
+            {
                 return Ok(true);
             }
-            if !chunk.is_empty() {
-                quote_at_end = chunk.last() == Some(&quote);
-            }
+            previous = chunk.last().copied();
         }
     }
     Ok(false)
@@ -428,9 +463,10 @@ async fn file_chunks(
 
 /// Copies each CSV file into `dir` with its fields marked (see `csv_fields`), streaming;
 /// returns the directory and the copies' paths, in the files' order.
-async fn mark_csv_fields(
+async fn mark_fields(
     ctx: &SessionContext,
     files: &[String],
+    format: CopyFormat,
     options: &CopyOptions,
 ) -> Result<(tempfile::TempDir, Vec<String>)> {
     use tokio::io::AsyncWriteExt;
@@ -438,7 +474,15 @@ async fn mark_csv_fields(
         .prefix("floe-copy-csv-")
         .tempdir()
         .map_err(|err| FloeError::new(sqlstate::IO_ERROR, format!("COPY: {err}")))?;
-    let quote = options.quote.unwrap_or('"') as u8;
+    // Text has no quotes: a NUL quote never appears in it.
+    let (quote, delimiter, null) = match format {
+        CopyFormat::Text => (0, options.delimiter.unwrap_or('\t'), "\\N"),
+        _ => (
+            options.quote.unwrap_or('"') as u8,
+            options.delimiter.unwrap_or(','),
+            "",
+        ),
+    };
     let mut marked = Vec::with_capacity(files.len());
     for (n, file) in files.iter().enumerate() {
         let mut chunks = file_chunks(ctx, file).await?;
@@ -447,10 +491,11 @@ async fn mark_csv_fields(
             |err: std::io::Error| FloeError::new(sqlstate::IO_ERROR, format!("COPY: {err}"));
         let mut out = tokio::fs::File::create(&path).await.map_err(io_error)?;
         let mut marker = csv_fields::FieldMarker::new(
-            options.delimiter.unwrap_or(',') as u8,
+            delimiter as u8,
             quote,
             options.escape.map_or(quote, |escape| escape as u8),
-            options.null.as_deref().unwrap_or(""),
+            options.null.as_deref().unwrap_or(null),
+            empty_marker(format),
         );
         let mut buffer = Vec::new();
         while let Some(chunk) = chunks.next().await {
@@ -684,7 +729,7 @@ pub async fn export(
     target: &str,
     options: &CopyOptions,
 ) -> Result<u64> {
-    let mut frame = DataFrame::new(ctx.state(), plan);
+    let frame = DataFrame::new(ctx.state(), plan);
     let write = DataFrameWriteOptions::new().with_single_file_output(!target.ends_with('/'));
     let format = match options.format {
         Some(format) => format,
@@ -692,29 +737,7 @@ pub async fn export(
     };
     let batches = match format {
         CopyFormat::Csv | CopyFormat::Text => {
-            let text = format == CopyFormat::Text;
-            let delimiter = options.delimiter.unwrap_or(if text { '\t' } else { ',' });
-            if text {
-                frame = with_text_escapes(frame, delimiter)?;
-            }
-            let csv = CsvOptions {
-                has_header: Some(options.header),
-                delimiter: delimiter as u8,
-                // Text has no quoting: escaped fields hold no delimiter or line break,
-                // and a NUL quote character never appears in text.
-                quote: if text {
-                    0
-                } else {
-                    options.quote.unwrap_or('"') as u8
-                },
-                escape: options.escape.map(|c| c as u8),
-                null_value: options
-                    .null
-                    .clone()
-                    .or_else(|| text.then(|| "\\N".to_string())),
-                ..CsvOptions::default()
-            };
-            frame.write_csv(target, write, Some(csv)).await?
+            return write_lines(ctx, frame, target, &options_of(format, options)).await;
         }
         CopyFormat::Parquet => frame.write_parquet(target, write, None).await?,
         CopyFormat::Json => frame.write_json(target, write, None).await?,
@@ -723,24 +746,115 @@ pub async fn export(
     Ok(crate::engine::count_from(&batches))
 }
 
-/// `frame` with its string columns escaped for the text format with `delimiter`.
-fn with_text_escapes(frame: DataFrame, delimiter: char) -> Result<DataFrame> {
-    let encode = pg_text::encode_function(delimiter);
-    let columns = frame
-        .schema()
-        .fields()
+/// Appends the lines of `batch` to `text`: each value as Arrow displays it.
+fn push_lines(batch: &RecordBatch, lines: &CopyLines, text: &mut Vec<u8>) -> Result<()> {
+    let options = FormatOptions::default();
+    let formatters = batch
+        .columns()
         .iter()
-        .map(|field| {
-            let column = Expr::Column(Column::from_name(field.name()));
-            match field.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => encode
-                    .call(vec![cast(column, DataType::Utf8)])
-                    .alias(field.name()),
-                _ => column,
+        .map(|column| ArrayFormatter::try_new(column.as_ref(), &options))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    // Each row's values go into one string, which the line then takes by ranges.
+    let mut values = String::new();
+    let mut cells: Vec<Option<std::ops::Range<usize>>> = Vec::new();
+    for row in 0..batch.num_rows() {
+        values.clear();
+        cells.clear();
+        for (column, formatter) in batch.columns().iter().zip(&formatters) {
+            if column.is_null(row) {
+                cells.push(None);
+                continue;
             }
-        })
-        .collect::<Vec<_>>();
-    Ok(frame.select(columns)?)
+            let start = values.len();
+            write!(values, "{}", formatter.value(row))
+                .map_err(|err| FloeError::internal(format!("COPY TO: {err}")))?;
+            cells.push(Some(start..values.len()));
+        }
+        let bytes = values.as_bytes();
+        lines.push_row(
+            text,
+            cells
+                .iter()
+                .map(|cell| cell.clone().map(|range| &bytes[range])),
+        );
+    }
+    Ok(())
+}
+
+/// `options` with the format decided.
+fn options_of(format: CopyFormat, options: &CopyOptions) -> CopyOptions {
+    CopyOptions {
+        format: Some(format),
+        ..options.clone()
+    }
+}
+
+/// Writes the rows of `frame` as text or CSV lines, as `COPY ... TO STDOUT` sends them, into
+/// one file at `target` (a file named by a fresh id in it, when `target` ends with `/`).
+/// Values are Arrow's text of them (ISO dates and timestamps); a NULL and an empty string
+/// stay apart (`,,` and `,"",` in CSV). The file appears only once it is complete.
+async fn write_lines(
+    ctx: &SessionContext,
+    frame: DataFrame,
+    target: &str,
+    options: &CopyOptions,
+) -> Result<u64> {
+    let lines = CopyLines::new(options)?;
+    let url = ListingTableUrl::parse(target)?;
+    let store = ctx.runtime_env().object_store(url.object_store())?;
+    let path = if target.ends_with('/') {
+        let extension = if options.format == Some(CopyFormat::Csv) {
+            "csv"
+        } else {
+            "txt"
+        };
+        url.prefix()
+            .clone()
+            .join(format!("{}.{extension}", uuid::Uuid::new_v4()))
+    } else {
+        url.prefix().clone()
+    };
+    let mut file = BufWriter::new(store, path);
+    let written = write_batches(frame, &lines, options.header, &mut file).await;
+    match written {
+        Ok(rows) => {
+            file.shutdown().await.map_err(DataFusionError::from)?;
+            Ok(rows)
+        }
+        Err(err) => {
+            // Nothing of a failed export is left behind.
+            let _ = file.abort().await;
+            Err(err)
+        }
+    }
+}
+
+async fn write_batches(
+    frame: DataFrame,
+    lines: &CopyLines,
+    header: bool,
+    file: &mut BufWriter,
+) -> Result<u64> {
+    let schema = frame.schema().inner().clone();
+    let mut batches = frame.execute_stream().await?;
+    let mut text = Vec::new();
+    if header {
+        text = lines.header(schema.fields().iter().map(|field| field.name().as_str()));
+    }
+    let mut rows = 0u64;
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        push_lines(&batch, lines, &mut text)?;
+        rows += batch.num_rows() as u64;
+        if !text.is_empty() {
+            let full = std::mem::take(&mut text);
+            file.put(full.into()).await.map_err(DataFusionError::from)?;
+        }
+    }
+    if !text.is_empty() {
+        file.put(text.into()).await.map_err(DataFusionError::from)?;
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

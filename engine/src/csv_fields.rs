@@ -4,10 +4,18 @@
 //! NULL (its scan ignores `null_regex`). So before a load reads a CSV file, its fields are
 //! marked: an unquoted NULL string becomes an empty field (NULL to the reader), and any
 //! other empty value becomes [`EMPTY`], which the load turns back into ''.
+//!
+//! PostgreSQL's text format has the same need without quotes: an empty field is the empty
+//! string and `\N` is NULL. Its files are marked the same way, with no quote character.
 
-/// Stands for the empty string in marked files: a NUL character, which PostgreSQL text
+/// Stands for the empty string in marked CSV files: a NUL character, which PostgreSQL text
 /// never holds.
 pub const EMPTY: &str = "\0";
+
+/// Stands for the empty string in marked text-format files, which are read with NUL as
+/// their (never seen) quote: a lone backslash, which no text field is (a backslash
+/// always escapes the character after it).
+pub const EMPTY_IN_TEXT: &str = "\\";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -30,6 +38,7 @@ pub struct FieldMarker {
     quote: u8,
     escape: u8,
     null: Vec<u8>,
+    empty: &'static str,
     state: State,
     /// The current field as written, quotes included.
     raw: Vec<u8>,
@@ -38,12 +47,15 @@ pub struct FieldMarker {
 }
 
 impl FieldMarker {
-    pub fn new(delimiter: u8, quote: u8, escape: u8, null: &str) -> Self {
+    /// A marker of fields that end at `delimiter`s and line ends, quoted with `quote` (CSV)
+    /// or never (text: a NUL quote), whose NULL is `null`, writing `empty` for ''.
+    pub fn new(delimiter: u8, quote: u8, escape: u8, null: &str, empty: &'static str) -> Self {
         Self {
             delimiter,
             quote,
             escape,
             null: null.as_bytes().to_vec(),
+            empty,
             state: State::RecordStart,
             raw: Vec::new(),
             quoted: false,
@@ -132,7 +144,7 @@ impl FieldMarker {
         if !self.quoted && self.raw == self.null {
             // NULL: an empty field, which the reader makes NULL.
         } else if !self.has_content {
-            out.extend_from_slice(EMPTY.as_bytes());
+            out.extend_from_slice(self.empty.as_bytes());
         } else {
             out.extend_from_slice(&self.raw);
         }
@@ -145,7 +157,7 @@ mod tests {
     use super::*;
 
     fn marked(input: &str, null: &str) -> String {
-        let mut marker = FieldMarker::new(b',', b'"', b'"', null);
+        let mut marker = FieldMarker::new(b',', b'"', b'"', null, EMPTY);
         let mut out = Vec::new();
         // Byte by byte, as pieces of a stream may split anywhere.
         for byte in input.as_bytes() {

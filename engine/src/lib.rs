@@ -9,6 +9,7 @@ mod catalog_db;
 pub mod catalog_info;
 mod commit;
 mod copy;
+pub mod copy_lines;
 mod csv_fields;
 mod data_file_reader;
 mod data_file_scan;

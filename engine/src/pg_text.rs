@@ -1,6 +1,7 @@
 //! PostgreSQL's text COPY format escapes a field's special characters with backslashes
-//! (`\t`, `\n`, `\\`, octal `\123`, hex `\x41` ...). These functions decode and encode
-//! one field, and wrap both as SQL functions over string columns for COPY's plans.
+//! (`\t`, `\n`, `\\`, octal `\123`, hex `\x41` ...). This decodes one field, and wraps
+//! that as an SQL function over string columns for COPY FROM's plans. (COPY TO escapes
+//! in [`crate::copy_lines`].)
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -73,56 +74,18 @@ pub fn decode(field: &str) -> Result<Cow<'_, str>, String> {
         .map_err(|_| format!("invalid byte sequence for encoding \"UTF8\" in \"{field}\""))
 }
 
-/// Encodes `value` as a text-format field: backslash, newline, carriage return, tab and
-/// the column `delimiter` are escaped. An ASCII delimiter is written as its octal escape
-/// (`\174` for `|`), which a reader that splits fields before decoding never mistakes for
-/// a delimiter.
-pub fn encode(value: &str, delimiter: char) -> Cow<'_, str> {
-    let special = |c: char| matches!(c, '\\' | '\n' | '\r' | '\t') || c == delimiter;
-    if !value.contains(special) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == delimiter && c.is_ascii() => out.push_str(&format!("\\{:03o}", c as u32)),
-            c if c == delimiter => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
 /// `decode` over a string column: the SQL function COPY FROM applies to text-format fields.
 pub fn decode_function() -> ScalarUDF {
     ScalarUDF::new_from_impl(TextFunction {
         name: "floe_copy_text_decode",
-        delimiter: None,
         signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
     })
 }
 
-/// `encode` over a string column, for COPY TO in text format with `delimiter`.
-pub fn encode_function(delimiter: char) -> ScalarUDF {
-    ScalarUDF::new_from_impl(TextFunction {
-        name: "floe_copy_text_encode",
-        delimiter: Some(delimiter),
-        signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
-    })
-}
-
-/// Decodes (`delimiter: None`) or encodes the fields of a string column.
+/// Decodes the fields of a string column.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct TextFunction {
     name: &'static str,
-    delimiter: Option<char>,
     signature: Signature,
 }
 
@@ -145,12 +108,9 @@ impl ScalarUDFImpl for TextFunction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
         let convert = |value: &str| -> DFResult<String> {
-            match self.delimiter {
-                Some(delimiter) => Ok(encode(value, delimiter).into_owned()),
-                None => decode(value)
-                    .map(Cow::into_owned)
-                    .map_err(DataFusionError::Execution),
-            }
+            decode(value)
+                .map(Cow::into_owned)
+                .map_err(DataFusionError::Execution)
         };
         match &args.args[0] {
             ColumnarValue::Scalar(ScalarValue::Utf8(value)) => Ok(ColumnarValue::Scalar(
@@ -185,22 +145,5 @@ mod tests {
         assert_eq!(decode(r"\b\f\r\v").unwrap(), "\u{8}\u{c}\r\u{b}");
         assert_eq!(decode(r"ends with \").unwrap(), "ends with \\");
         assert!(decode(r"\377").is_err());
-    }
-
-    #[test]
-    fn encoding_round_trips() {
-        for value in [
-            "plain",
-            "tab\there",
-            "line\nbreak\r",
-            "back\\slash",
-            "a|b",
-            "ünï",
-        ] {
-            let encoded = encode(value, '|');
-            assert!(!encoded.contains(['\t', '\n', '\r']), "{encoded}");
-            assert_eq!(decode(&encoded).unwrap(), value);
-        }
-        assert_eq!(encode("a|b\tc", '|'), r"a\174b\tc");
     }
 }

@@ -8,8 +8,10 @@ use std::fmt::Debug;
 use std::io::{BufReader, Write};
 use std::sync::{Arc, Mutex};
 
+use bytes::Buf;
 use floe_engine::arrow::array::RecordBatch;
 use floe_engine::arrow::datatypes::SchemaRef;
+use floe_engine::copy_lines::CopyLines;
 use floe_engine::parser::{CopyFormat, CopyOptions};
 use floe_engine::sql::ast::{ObjectName, Query};
 use floe_engine::{FloeError, Output, Statement};
@@ -22,11 +24,11 @@ use pgwire::api::{ClientInfo, PgWireConnectionState};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::data::DataRow;
 
 use crate::Backend;
 use crate::binary_copy::{BinaryCopyReader, BinaryTuples};
 use crate::connection::connection_of;
-use crate::copy_text::CopyLines;
 use crate::data_rows::encode_batch;
 use crate::results::{encodable, error_info, pg_fields, to_pg_error, user_error, write_notice};
 
@@ -273,13 +275,24 @@ pub async fn copy_out(
             .into_iter()
             .map(|row| {
                 let mut line = header.take().unwrap_or_default();
-                lines.push_row(&mut line, &row?);
+                lines.push_row(&mut line, cells(&row?));
                 Ok(CopyData::new(line.into()))
             })
             .collect();
         stream::iter(copy_data)
     });
     Ok(Response::CopyOut(CopyResponse::new(0, columns, rows)))
+}
+
+/// The cells of a text-format result row: each value's text, `None` for NULL.
+fn cells(row: &DataRow) -> impl ExactSizeIterator<Item = Option<&[u8]>> {
+    let mut data = &row.data[..];
+    (0..row.field_count).map(move |_| {
+        let length = data.get_i32();
+        let (value, rest) = data.split_at(length.max(0) as usize);
+        data = rest;
+        (length >= 0).then_some(value)
+    })
 }
 
 /// The rows of `batches` as binary COPY tuples, encoded as result rows are (arrow-pg).

@@ -9,7 +9,6 @@ mod config;
 mod connection;
 mod control;
 mod copy;
-mod copy_text;
 mod cursor;
 mod data_rows;
 mod nested_arrays;

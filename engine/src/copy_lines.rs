@@ -1,13 +1,10 @@
-//! The lines of `COPY ... TO STDOUT` in text and CSV format. Each value is the text a
-//! result row carries (the same encoding as `SELECT`, so `\x…` bytea, dashed uuids, `t`/`f`,
-//! `+01` offsets), then escaped as PostgreSQL's COPY writes it: backslash escapes and `\N`
-//! for NULL in text; quoting where needed and an empty unquoted field for NULL in CSV.
+//! The lines COPY writes in text and CSV format, to a client (`TO STDOUT`) or to a file.
+//! Each value's text is escaped as PostgreSQL's COPY writes it: backslash escapes and `\N`
+//! for NULL in text; quoting where needed and an empty unquoted field for NULL in CSV, so
+//! that a NULL and an empty string read back as they were written.
 
-use bytes::Buf;
-use floe_engine::FloeError;
-use floe_engine::error::sqlstate;
-use floe_engine::parser::{CopyFormat, CopyOptions};
-use pgwire::messages::data::DataRow;
+use crate::error::{FloeError, sqlstate};
+use crate::parser::{CopyFormat, CopyOptions};
 
 /// How values are written into COPY lines.
 #[derive(Debug, Clone)]
@@ -72,22 +69,21 @@ impl CopyLines {
         line
     }
 
-    /// Appends the line of `row`, a result row in text format.
-    pub fn push_row(&self, line: &mut Vec<u8>, row: &DataRow) {
-        let single = row.field_count == 1;
-        let mut cells = &row.data[..];
-        for index in 0..row.field_count {
+    /// Appends the line of a row: each cell's text, `None` for NULL.
+    pub fn push_row<'a>(
+        &self,
+        line: &mut Vec<u8>,
+        cells: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+    ) {
+        let single = cells.len() == 1;
+        for (index, cell) in cells.enumerate() {
             if index > 0 {
                 line.push(self.delimiter);
             }
-            let length = cells.get_i32();
-            if length < 0 {
-                line.extend_from_slice(&self.null);
-                continue;
+            match cell {
+                Some(value) => self.push_value(line, value, single),
+                None => line.extend_from_slice(&self.null),
             }
-            let (value, rest) = cells.split_at(length as usize);
-            cells = rest;
-            self.push_value(line, value, single);
         }
         line.push(b'\n');
     }
@@ -101,7 +97,9 @@ impl CopyLines {
     }
 
     /// PostgreSQL's text format: control characters as `\n`-style escapes, the backslash
-    /// and the delimiter behind a backslash.
+    /// behind a backslash, and the delimiter as its octal escape (`\174` for `|`), which
+    /// PostgreSQL reads back as it does `\|`, and which a reader that splits a line at its
+    /// delimiters before decoding fields (Floe's own) never takes for one.
     fn push_text(&self, line: &mut Vec<u8>, value: &[u8]) {
         for &byte in value {
             let escaped = match byte {
@@ -112,11 +110,13 @@ impl CopyLines {
                 b'\t' => Some(b't'),
                 0x0b => Some(b'v'),
                 b'\\' => Some(b'\\'),
-                byte if byte == self.delimiter => Some(byte),
                 _ => None,
             };
             match escaped {
                 Some(escaped) => line.extend_from_slice(&[b'\\', escaped]),
+                None if byte == self.delimiter => {
+                    line.extend_from_slice(format!("\\{byte:03o}").as_bytes())
+                }
                 None => line.push(byte),
             }
         }
@@ -149,27 +149,12 @@ impl CopyLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::{BufMut, BytesMut};
-
-    fn row(cells: &[Option<&str>]) -> DataRow {
-        let mut data = BytesMut::new();
-        for cell in cells {
-            match cell {
-                Some(text) => {
-                    data.put_i32(text.len() as i32);
-                    data.extend_from_slice(text.as_bytes());
-                }
-                None => data.put_i32(-1),
-            }
-        }
-        DataRow::new(data, cells.len() as i16)
-    }
 
     fn line(options: CopyOptions, cells: &[Option<&str>]) -> String {
         let mut line = Vec::new();
         CopyLines::new(&options)
             .unwrap()
-            .push_row(&mut line, &row(cells));
+            .push_row(&mut line, cells.iter().map(|cell| cell.map(str::as_bytes)));
         String::from_utf8(line).unwrap()
     }
 
@@ -201,7 +186,7 @@ mod tests {
         let mut piped = options(CopyFormat::Text);
         piped.delimiter = Some('|');
         piped.null = Some("".into());
-        assert_eq!(line(piped, &[Some("a|b"), None]), "a\\|b|\n");
+        assert_eq!(line(piped, &[Some("a|b"), None]), "a\\174b|\n");
     }
 
     #[test]
@@ -228,6 +213,27 @@ mod tests {
             line(escaped, &[Some("a\"b\\c"), None, Some("NULL")]),
             "\"a\\\"b\\\\c\",NULL,\"NULL\"\n"
         );
+    }
+
+    #[test]
+    fn text_fields_decode_to_what_was_written() {
+        for value in [
+            "plain",
+            "tab\there",
+            "line\nbreak\r",
+            "back\\slash",
+            "a|b",
+            "ünï",
+            "",
+        ] {
+            let mut piped = options(CopyFormat::Text);
+            piped.delimiter = Some('|');
+            let line = line(piped, &[Some(value), None]);
+            let (field, null) = line.trim_end_matches('\n').split_once('|').unwrap();
+            assert!(!field.contains(['\t', '\n', '\r']), "{field}");
+            assert_eq!(crate::pg_text::decode(field).unwrap(), value);
+            assert_eq!(null, "\\N");
+        }
     }
 
     #[test]
