@@ -13,8 +13,9 @@ itself (`CREATE TABLE ...; COPY t FROM 'file.parquet'`):
        `iceberg_scan('<current metadata.json>')`;
      * DataFusion 53 (its Python binding): a Parquet listing table per Iceberg table over
        every file in that table's data directory.
-   Each query runs --runs times in a row in one process per engine; the table reports the
-   fastest run of each query (the machine is shared, so the minimum is the steadiest).
+   Each query runs --runs times in a row in one process per engine, and the engines take
+   turns --rounds times; the table reports the fastest run of each query (the machine is
+   shared, so the minimum is the steadiest).
 2. Selective queries: a 10-day l_shipdate range on the partitioned table and
    `l_orderkey = k` on a copy sorted by l_orderkey (small files and row groups), timed in
    the three engines, with Floe's EXPLAIN ANALYZE counters (files, row groups, bytes).
@@ -25,7 +26,7 @@ itself (`CREATE TABLE ...; COPY t FROM 'file.parquet'`):
 The warehouse is kept in ~/.cache/floe/bench-scan-sf<scale> and reused when present
 (delete the folder to reload).
 
-Usage: scripts/bench_scan.py [--scale 1] [--floe PATH] [--runs 3]
+Usage: scripts/bench_scan.py [--scale 1] [--floe PATH] [--runs 3] [--rounds 1]
 Without --floe it uses the release binary at ~/.cache/floe/target-release/release/floe.
 It uses the project's test venv (~/.cache/floe/venv, from tests/interop/requirements.txt).
 """
@@ -283,6 +284,12 @@ def load_average():
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def merge(times, more):
+    """Adds the runs of `more` to `times` ({query: [ms]})."""
+    for name, runs in more.items():
+        times.setdefault(name, []).extend(runs)
+
+
 def fastest(times):
     return min(times)
 
@@ -294,6 +301,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="runs of each query, fastest kept")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--manifests", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds in which the engines take turns; fastest of all rounds kept")
     parser.add_argument("--skip-tpch", action="store_true")
     args = parser.parse_args()
     binary = args.floe
@@ -323,11 +332,15 @@ def main():
     if not args.skip_tpch:
         for variant, lineitem in VARIANTS.items():
             queries = [(q.stem, query_text(q, lineitem)) for q in QUERIES]
-            floe_t = floe_queries(binary, warehouse, queries, args.runs)
-            duck_t = reference_queries(py, "duckdb", duck_tables, queries, args.runs)
-            df_t = reference_queries(py, "datafusion", folders, queries, args.runs)
+            floe_t, duck_t, df_t = {}, {}, {}
+            # The engines take turns, so that a slow spell of this shared machine falls
+            # on all of them rather than on one.
+            for _ in range(args.rounds):
+                merge(floe_t, floe_queries(binary, warehouse, queries, args.runs))
+                merge(duck_t, reference_queries(py, "duckdb", duck_tables, queries, args.runs))
+                merge(df_t, reference_queries(py, "datafusion", folders, queries, args.runs))
             print(f"## 22 TPC-H queries, lineitem {variant} ({lineitem}); "
-                  f"ms, fastest of {args.runs}\n")
+                  f"ms, fastest of {args.runs} runs x {args.rounds} rounds\n")
             print("| query | Floe | DuckDB iceberg_scan | DataFusion Parquet | Floe/DuckDB | Floe/DataFusion |")
             print("|---|---|---|---|---|---|")
             totals = [0.0, 0.0, 0.0]
