@@ -423,10 +423,7 @@ async fn needs_marking(
         let d = options.delimiter.unwrap_or('\t') as u8;
         (vec![[d, d], [d, b'\n'], [d, b'\r'], [b'\n', d]], true)
     };
-    let finders: Vec<_> = pairs
-        .iter()
-        .map(memchr::memmem::Finder::new)
-        .collect();
+    let finders: Vec<_> = pairs.iter().map(memchr::memmem::Finder::new).collect();
     for file in files {
         let mut chunks = file_chunks(ctx, file).await?;
         // The last byte of one chunk and the first of the next are a pair too.
@@ -461,8 +458,8 @@ async fn file_chunks(
     Ok(result.into_stream())
 }
 
-/// Copies each CSV file into `dir` with its fields marked (see `csv_fields`), streaming;
-/// returns the directory and the copies' paths, in the files' order.
+/// Copies each CSV or text file into `dir` with its fields marked (see `csv_fields`),
+/// streaming; returns the directory and the copies' paths, in the files' order.
 async fn mark_fields(
     ctx: &SessionContext,
     files: &[String],
