@@ -13,6 +13,15 @@ use floe_shell::{DEFAULT_MAX_ROWS, Format, Settings};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option number for the delay before freed memory goes back to the OS
+/// (`mi_option_purge_delay` in mimalloc.h; the Rust bindings export no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Ten seconds instead of mimalloc's one: a write frees and reallocates its Parquet
+/// encoders' buffers every few seconds, and with the shorter delay the kernel cleared the
+/// same pages again each time (10% of a load's CPU; BENCHMARKS.md, Ingest). Idle memory
+/// still goes back to the OS. `MIMALLOC_PURGE_DELAY` in the environment overrides this.
+const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
+
 #[derive(Parser)]
 #[command(name = "floe", version, about = "Floe: SQL over Apache Iceberg tables")]
 struct Cli {
@@ -128,6 +137,12 @@ fn hash_password(md5_for_user: Option<String>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: no other thread exists yet, and mimalloc's option setters are not thread
+        // safe. (mimalloc has read its options already, so `mi_option_set_default` would be
+        // ignored.)
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    }
     let cli = Cli::parse();
     let serve_config = match &cli.subcommand {
         Some(Command::HashPassword { md5_for_user }) => {
