@@ -62,6 +62,12 @@ use crate::uuid_text;
 use crate::vacuum::{VacuumRequest, VacuumScope};
 use crate::warehouse::{CATALOG_NAME, DEFAULT_SCHEMA, Warehouse};
 
+/// The rows a COPY reads per batch from its files, at least (DataFusion's default is
+/// 8,192). The write splits every batch by table partition and copies each partition's
+/// rows out: a batch spread over 84 monthly partitions gave each about 100 rows, and the
+/// cost per piece was a tenth of a load's CPU (BENCHMARKS.md, Ingest).
+const LOAD_BATCH_ROWS: usize = 65_536;
+
 /// One session over a warehouse. Sessions made with [`Engine::new_session`] share the
 /// warehouse and its tables but each has its own settings (SET, search_path, TimeZone).
 pub struct Engine {
@@ -594,7 +600,10 @@ impl Engine {
             return Ok(Output::command("CREATE TABLE"));
         };
         // CREATE TABLE AS: the table exists only if its rows were committed too.
-        match self.insert_plan(&ident, table, plan).await {
+        match self
+            .insert_plan(&ident, table, plan, self.ctx.state())
+            .await
+        {
             Ok((rows, written)) => Ok(Output::Command {
                 tag: "SELECT",
                 rows: Some(rows),
@@ -628,7 +637,10 @@ impl Engine {
         )
         .await?;
         let plan = files.plan(&self.ctx).await?;
-        match self.insert_plan(&ident, table, plan).await {
+        let mut state = self.ctx.state();
+        let batch_size = &mut state.config_mut().options_mut().execution.batch_size;
+        *batch_size = (*batch_size).max(LOAD_BATCH_ROWS);
+        match self.insert_plan(&ident, table, plan, state).await {
             Ok((rows, written)) => Ok(Output::Command {
                 tag: "COPY",
                 rows: Some(rows),
@@ -670,7 +682,9 @@ impl Engine {
             .ctx
             .read_table(Arc::new(source))?
             .into_unoptimized_plan();
-        let (rows, written) = self.insert_plan(&ident, table, plan).await?;
+        let (rows, written) = self
+            .insert_plan(&ident, table, plan, self.ctx.state())
+            .await?;
         Ok(Output::Command {
             tag: "COPY",
             rows: Some(rows),
@@ -690,12 +704,14 @@ impl Engine {
         Ok(self.ctx.state().statement_to_plan(statement).await?)
     }
 
-    /// Appends the rows of `plan` to `table`, cast by position to the table's columns.
+    /// Appends the rows of `plan` to `table`, cast by position to the table's columns,
+    /// planned and run in `state`.
     async fn insert_plan(
         &self,
         ident: &TableIdent,
         table: Table,
         plan: LogicalPlan,
+        state: SessionState,
     ) -> Result<(u64, Option<WriteSummary>)> {
         let provider = Arc::new(IcebergTable::new(self.warehouse.catalog.clone(), table)?);
         let target = provider.schema();
@@ -737,8 +753,7 @@ impl Engine {
                 )
             })?
             .build()?;
-        self.run_write(DataFrame::new(self.ctx.state(), insert))
-            .await
+        self.run_write(DataFrame::new(state, insert)).await
     }
 
     /// Runs a plan that writes (INSERT, COPY), returning its row count and, for writes
