@@ -22,6 +22,7 @@ use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF, cast, lit, when};
+use datafusion::object_store::ObjectStoreExt;
 use datafusion::object_store::buffered::BufWriter;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
@@ -463,18 +464,30 @@ async fn needs_marking(
     Ok(false)
 }
 
-/// The bytes of `file`, streamed in the pieces its object store delivers.
+/// The bytes a file is read in by [`file_chunks`].
+const CHUNK_BYTES: u64 = 8 << 20;
+
+/// The bytes of `file` in ranges of [`CHUNK_BYTES`], the next fetched while the last is
+/// used. (An object store's own stream of a local file comes in 8 KiB pieces, each a
+/// hand-off to a blocking thread: waking those threads was 12% of a CSV load's time.)
 async fn file_chunks(
     ctx: &SessionContext,
     file: &str,
 ) -> Result<futures::stream::BoxStream<'static, datafusion::object_store::Result<bytes::Bytes>>> {
     let url = ListingTableUrl::parse(file)?;
     let store = ctx.runtime_env().object_store(&url)?;
-    let result = store
-        .get_opts(url.prefix(), Default::default())
-        .await
-        .map_err(DataFusionError::from)?;
-    Ok(result.into_stream())
+    let path = url.prefix().clone();
+    let size = store.head(&path).await.map_err(DataFusionError::from)?.size;
+    let ranges = (0..size)
+        .step_by(CHUNK_BYTES as usize)
+        .map(move |start| start..(start + CHUNK_BYTES).min(size));
+    Ok(futures::stream::iter(ranges)
+        .map(move |range| {
+            let (store, path) = (store.clone(), path.clone());
+            async move { store.get_range(&path, range).await }
+        })
+        .buffered(2)
+        .boxed())
 }
 
 /// Copies each CSV or text file into `dir` with its fields marked (see `csv_fields`),
