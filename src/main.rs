@@ -18,8 +18,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Ten seconds instead of mimalloc's one: a write frees and reallocates its Parquet
 /// encoders' buffers every few seconds, and with the shorter delay the kernel cleared the
-/// same pages again each time (10% of a load's CPU; BENCHMARKS.md, Ingest). Idle memory
-/// still goes back to the OS. `MIMALLOC_PURGE_DELAY` in the environment overrides this.
+/// same pages again each time (10% of a load's CPU; BENCHMARKS.md, Ingest). Memory left
+/// unused that long still goes back to the OS. `MIMALLOC_PURGE_DELAY` in the environment
+/// overrides this.
 const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 
 #[derive(Parser)]

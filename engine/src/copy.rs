@@ -165,7 +165,8 @@ impl CopySource {
     }
 
     /// The Parquet files, strings read as the table's `Utf8` rather than DataFusion's
-    /// default views, which a load would only cast back value by value (3% of its time).
+    /// default views, which a load would only cast back value by value. (A file whose
+    /// Arrow schema asks for views, as tpchgen's do, is still read as views.)
     async fn read_parquet(&self, ctx: &SessionContext) -> Result<DataFrame> {
         let options = ParquetReadOptions {
             file_extension: "",
