@@ -64,8 +64,9 @@ use crate::warehouse::{CATALOG_NAME, DEFAULT_SCHEMA, Warehouse};
 
 /// The rows a COPY reads per batch from its files, at least (DataFusion's default is
 /// 8,192). The write splits every batch by table partition and copies each partition's
-/// rows out: a batch spread over 84 monthly partitions gave each about 100 rows, and the
-/// cost per piece was a tenth of a load's CPU (BENCHMARKS.md, Ingest).
+/// rows out: a batch spread over 84 monthly partitions gave each about 100 rows, and
+/// splitting and regathering such pieces was 18% of a load's profile (BENCHMARKS.md,
+/// Ingest).
 const LOAD_BATCH_ROWS: usize = 65_536;
 
 /// One session over a warehouse. Sessions made with [`Engine::new_session`] share the
